@@ -1,0 +1,254 @@
+/* main.c - aphlict-admin: the admin API as a FastCGI application.
+ *
+ * Serves PROTOCOL.md section 2 behind any web server. It listens on the
+ * socket named by --socket or admin.socket, else on the socket handed to it
+ * as standard input (spawn-fcgi, systemd, mod_fcgid), else answers one
+ * plain CGI request. Request threads each hold their own SQLite connection;
+ * the main thread only waits for signals. */
+#include "config.h"
+#include "exchange.h"
+#include "handler.h"
+#include "log.h"
+#include "queue.h"
+#include "wake.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/aphlict/aphlict.json"
+
+struct options {
+    const char *config_path;
+    const char *state_dir;
+    const char *socket;
+    int test_only;
+    int debug;
+};
+
+static void usage(FILE *to) {
+    fprintf(to,
+            "usage: aphlict-admin [--config FILE] [--state-dir DIR] [--socket PATH|HOST:PORT]\n"
+            "                     [--test] [--debug]\n"
+            "\n"
+            "The admin API of the notification server (POST /, GET /status/) as a\n"
+            "FastCGI application. Without --socket or admin.socket it serves the\n"
+            "listening socket on standard input, or one CGI request.\n"
+            "\n"
+            "  --config FILE     aphlict.json to read (default %s)\n"
+            "  --state-dir DIR   overrides the file's state.dir\n"
+            "  --socket ADDR     FastCGI socket: a UNIX path, or HOST:PORT / :PORT\n"
+            "  --test            check the configuration file, then exit 0 (good) or 1\n"
+            "  --debug           log every request, to stderr as well\n",
+            DEFAULT_CONFIG);
+}
+
+static int parse_options(int argc, char **argv, struct options *o) {
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' }, { "state-dir", required_argument, NULL, 's' },
+        { "socket", required_argument, NULL, 'S' }, { "test", no_argument, NULL, 't' },
+        { "debug", no_argument, NULL, 'd' },        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(o, 0, sizeof *o);
+    o->config_path = DEFAULT_CONFIG;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:s:S:tdh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config_path = optarg; break;
+        case 's': o->state_dir = optarg; break;
+        case 'S': o->socket = optarg; break;
+        case 't': o->test_only = 1; break;
+        case 'd': o->debug = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "aphlict-admin: unexpected argument: %s\n", argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int ensure_state_dir(const char *dir) {
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return 0;
+        log_error("state.dir %s exists but is not a directory", dir);
+        return -1;
+    }
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        log_error("cannot create state.dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_queue(const struct config *cfg, struct queue **q) {
+    struct queue_options qo = { cfg->queue_path, cfg->queue_busy_timeout_ms,
+                                strcmp(cfg->queue_synchronous, "full") == 0 };
+    char err[QUEUE_ERR_MAX + 256];
+    if (queue_open(&qo, q, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+struct worker {
+    pthread_t thread;
+    const struct config *cfg;
+    int listen_fd;
+    long long started_ms;
+};
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    struct admin_ctx ctx = { w->cfg, NULL, wake_sender_open(), w->started_ms };
+    if (open_queue(w->cfg, &ctx.queue) < 0) exit(1);
+    FCGX_Request req;
+    FCGX_InitRequest(&req, w->listen_fd, 0);
+    for (;;) {
+        if (FCGX_Accept_r(&req) < 0) {
+            if (errno == EINTR) continue;
+            log_error("FastCGI accept failed: %s", strerror(errno));
+            break;
+        }
+        struct exchange ex;
+        exchange_init_fcgi(&ex, &req);
+        handle_request(&ctx, &ex);
+        FCGX_Finish_r(&req);
+    }
+    queue_close(ctx.queue);
+    return NULL;
+}
+
+static int serve_cgi(const struct config *cfg, long long started_ms) {
+    if (!getenv("GATEWAY_INTERFACE") && !getenv("REQUEST_METHOD")) {
+        log_error("standard input is neither a FastCGI listening socket nor a CGI request: "
+                  "give --socket or admin.socket in %s", cfg->file);
+        return 1;
+    }
+    struct admin_ctx ctx = { cfg, NULL, wake_sender_open(), started_ms };
+    if (open_queue(cfg, &ctx.queue) < 0) {
+        fputs("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
+              "{\"error\":\"queue unavailable\"}\n", stdout);
+        return 1;
+    }
+    struct exchange ex;
+    exchange_init_cgi(&ex);
+    handle_request(&ctx, &ex);
+    fflush(stdout);
+    queue_close(ctx.queue);
+    return 0;
+}
+
+static int open_listen_socket(const struct config *cfg, const char *addr) {
+    int fd = FCGX_OpenSocket(addr, (int)cfg->admin_listen_backlog);
+    if (fd < 0) {
+        log_error("cannot listen on FastCGI socket %s: %s", addr, strerror(errno));
+        return -1;
+    }
+    /* libfcgi leaves a UNIX socket 0755, which the web server's user cannot
+     * connect to (STACK-NOTES.md): set the configured mode. */
+    if (addr[0] == '/' && chmod(addr, (mode_t)cfg->admin_socket_mode) < 0) {
+        log_error("cannot set mode %llo on %s: %s", cfg->admin_socket_mode, addr, strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
+static int run_threads(const struct config *cfg, int listen_fd, long long started_ms, const char *unix_path) {
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    int n = (int)cfg->admin_threads;
+    struct worker *workers = calloc((size_t)n, sizeof *workers);
+    for (int i = 0; i < n; i++) {
+        workers[i] = (struct worker){ 0, cfg, listen_fd, started_ms };
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+            log_error("cannot start request thread %d: %s", i, strerror(errno));
+            return 1;
+        }
+    }
+    log_info("serving the admin API with %d threads, queue %s", n, cfg->queue_path);
+    for (;;) {
+        int sig;
+        if (sigwait(&sigs, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            log_info("SIGHUP: reopening log files");
+            log_reopen();
+            continue;
+        }
+        log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        /* Holding the writer lock means no commit is half-way when we exit;
+         * a request answered after its commit is then cut, never lost. */
+        queue_write_lock();
+        if (unix_path) unlink(unix_path);
+        _exit(0);
+    }
+}
+
+int main(int argc, char **argv) {
+    struct options o;
+    if (parse_options(argc, argv, &o) < 0) return 1;
+    log_init("aphlict-admin", o.debug ? LOG_DEBUG : LOG_INFO, o.debug);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct config cfg;
+    char err[CONFIG_ERR_MAX];
+    if (config_load(o.config_path, o.state_dir, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "aphlict-admin: %s\n", err);
+        return 1;
+    }
+    if (cfg.warnings) fprintf(stderr, "%s", cfg.warnings);
+    if (o.test_only) {
+        printf("%s: configuration OK\n", cfg.file);
+        config_free(&cfg);
+        return 0;
+    }
+    if (log_open_files((const char *const *)cfg.logs, cfg.nlogs, err, sizeof err) < 0) {
+        fprintf(stderr, "aphlict-admin: %s: logs: %s\n", cfg.file, err);
+        return 1;
+    }
+    if (ensure_state_dir(cfg.state_dir) < 0) return 1;
+
+    /* Opening here applies the schema once, before any thread races it, and
+     * fails loudly at start rather than at the first request. */
+    struct queue *q;
+    if (open_queue(&cfg, &q) < 0) return 1;
+    log_info("queue %s: schema %d, node fingerprint %s", cfg.queue_path, queue_schema_version(q),
+             queue_fingerprint(q));
+    queue_close(q);
+
+    long long started_ms = queue_now_ms();
+    if (FCGX_Init() != 0) {
+        log_error("libfcgi failed to initialise");
+        return 1;
+    }
+    const char *addr = o.socket ? o.socket : cfg.admin_socket;
+    if (addr) {
+        int fd = open_listen_socket(&cfg, addr);
+        if (fd < 0) return 1;
+        log_info("listening on %s", addr);
+        return run_threads(&cfg, fd, started_ms, addr[0] == '/' ? addr : NULL);
+    }
+    if (!FCGX_IsCGI()) {
+        log_info("listening on the socket passed as standard input");
+        return run_threads(&cfg, 0, started_ms, NULL);
+    }
+    return serve_cgi(&cfg, started_ms);
+}

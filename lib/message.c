@@ -1,0 +1,117 @@
+/* message.c - see message.h. */
+#include "message.h"
+#include "token.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+static int reject(char *err, size_t errlen, const char *what) {
+    snprintf(err, errlen, "%s", what);
+    return -1;
+}
+
+static int is_string_list(struct json_object *v) {
+    if (!json_object_is_type(v, json_type_array)) return 0;
+    size_t n = json_object_array_length(v);
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string)) return 0;
+    return 1;
+}
+
+static struct json_object *parse_strict(const char *body, size_t len, char *err, size_t errlen) {
+    if (len == 0) {
+        reject(err, errlen, "body is empty: expected a JSON object");
+        return NULL;
+    }
+    if (memchr(body, '\0', len)) {
+        reject(err, errlen, "body is not JSON: it contains a NUL byte");
+        return NULL;
+    }
+    struct json_tokener *tok = json_tokener_new_ex(MESSAGE_MAX_DEPTH);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr != json_tokener_success || !obj) {
+        snprintf(err, errlen, "body is not JSON: %s",
+                 jerr == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(jerr));
+        json_object_put(obj);
+        return NULL;
+    }
+    for (size_t i = end; i < len; i++) {
+        if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t') {
+            json_object_put(obj);
+            reject(err, errlen, "body is not JSON: text after the end of the object");
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+int message_parse(const char *body, size_t len, struct message *m, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    struct json_object *obj = parse_strict(body, len, err, errlen);
+    if (!obj) return -1;
+    m->obj = obj;
+
+    if (!json_object_is_type(obj, json_type_object))
+        return reject(err, errlen, "body must be a JSON object");
+    struct json_object *v;
+    if (!json_object_object_get_ex(obj, "subscribers", &v))
+        return reject(err, errlen, "\"subscribers\" is missing: expected a list of PHID strings");
+    if (!is_string_list(v))
+        return reject(err, errlen, "\"subscribers\" must be a list of PHID strings");
+    m->subscribers = v;
+
+    if (json_object_object_get_ex(obj, "touched", &v) && !json_object_is_type(v, json_type_null) &&
+        !is_string_list(v))
+        return reject(err, errlen, "\"touched\" must be a list of fingerprint strings");
+
+    if (json_object_object_get_ex(obj, "uniqueID", &v) && !json_object_is_type(v, json_type_null)) {
+        /* Phorge sends a string; anything else is still a stable key. */
+        const char *s = json_object_is_type(v, json_type_string)
+                            ? json_object_get_string(v)
+                            : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        if (strlen(s) >= sizeof m->unique_id)
+            return reject(err, errlen, "\"uniqueID\" is longer than 255 bytes");
+        snprintf(m->unique_id, sizeof m->unique_id, "%s", s);
+    }
+    return 0;
+}
+
+int message_touch(struct message *m, const char *fingerprint) {
+    struct json_object *touched;
+    if (!json_object_object_get_ex(m->obj, "touched", &touched) ||
+        json_object_is_type(touched, json_type_null)) {
+        touched = json_object_new_array();
+        json_object_object_add(m->obj, "touched", touched);
+    }
+    size_t n = json_object_array_length(touched);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(touched, i)), fingerprint) == 0)
+            return 1;
+    json_object_array_add(touched, json_object_new_string(fingerprint));
+    return 0;
+}
+
+int message_ensure_unique_id(struct message *m) {
+    if (m->unique_id[0]) return 0;
+    char id[TOKEN_UNIQUE_ID_LEN + 1];
+    if (token_random(id, TOKEN_UNIQUE_ID_LEN, TOKEN_UNIQUE_ID_ALPHABET) < 0) return -1;
+    json_object_object_add(m->obj, "uniqueID", json_object_new_string(id));
+    memcpy(m->unique_id, id, sizeof id);
+    return 0;
+}
+
+const char *message_text(struct message *m, size_t *len) {
+    const char *s = json_object_to_json_string_length(
+        m->obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+    return s;
+}
+
+void message_free(struct message *m) {
+    json_object_put(m->obj);
+    memset(m, 0, sizeof *m);
+}
