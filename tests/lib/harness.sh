@@ -1,0 +1,163 @@
+# harness.sh - what every integration test sources: a private directory,
+# free ports, starting and stopping the real stack (nginx or Apache, the
+# FastCGI app, the push daemon) by PID, and TAP assertions.
+#
+# A test runs under `make check` (TOP_BUILDDIR and TOP_SRCDIR are set) or
+# by hand from the source tree after a build in ./build.
+
+set -u
+TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TOP_BUILDDIR=${TOP_BUILDDIR:-$TOP_SRCDIR/build}
+TOP_SRCDIR=$(cd "$TOP_SRCDIR" && pwd)
+TOP_BUILDDIR=$(cd "$TOP_BUILDDIR" && pwd)
+STACK_TOP=$TOP_SRCDIR
+. "$TOP_SRCDIR/tools/stack.sh"
+
+ADMIN_BIN=$TOP_BUILDDIR/fcgi-admin/aphlict-admin
+PUSH_BIN=$TOP_BUILDDIR/push/aphlict-push
+SUBSCRIBE_BIN=$TOP_BUILDDIR/push/aphlict-subscribe
+NOTIFY_BIN=$TOP_BUILDDIR/push/aphlict-notify
+
+TH_PIDS=()
+TH_N=0
+TH_FAILED=0
+
+th_cleanup() {
+    local pid
+    for pid in "${TH_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${TH_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null
+    done
+    if [ "$TH_FAILED" = 0 ] && [ -z "${TH_KEEP:-}" ]; then
+        rm -rf "$TH_DIR"
+    else
+        echo "# kept $TH_DIR for inspection"
+    fi
+}
+
+# th_init: makes $TH_DIR (state, logs, configs of this test only).
+th_init() {
+    TH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/aphlict-test.XXXXXX")
+    chmod 755 "$TH_DIR"
+    mkdir -p "$TH_DIR/state"
+    chmod 755 "$TH_DIR/state"
+    trap th_cleanup EXIT
+}
+
+# th_port: a free TCP port on 127.0.0.1, chosen by the kernel.
+th_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# th_track PID: stop PID at the end of the test.
+th_track() { TH_PIDS+=("$1"); }
+
+# th_stop PID [SIGNAL]: signals PID (SIGTERM) and waits until it is gone.
+th_stop() {
+    local pid=$1 sig=${2:-TERM}
+    kill "-$sig" "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# th_config FILE JSON: writes a configuration file.
+th_config() { printf '%s\n' "$2" > "$1"; }
+
+# th_start_admin CONFIG [ARGS...]: aphlict-admin on $TH_DIR/state/admin.sock.
+# Sets ADMIN_PID and ADMIN_SOCK.
+th_start_admin() {
+    local cfg=$1; shift
+    ADMIN_SOCK=${ADMIN_SOCK:-$TH_DIR/state/admin.sock}
+    rm -f "$ADMIN_SOCK"
+    "$ADMIN_BIN" --config "$cfg" --state-dir "$TH_DIR/state" --socket "$ADMIN_SOCK" "$@" \
+        >>"$TH_DIR/admin.log" 2>&1 &
+    ADMIN_PID=$!
+    th_track "$ADMIN_PID"
+    stack_wait_socket "$ADMIN_SOCK" 10
+}
+
+# th_start_nginx PORT [SOCK]: nginx on 127.0.0.1:PORT in front of SOCK.
+th_start_nginx() {
+    local port=$1 sock=${2:-$ADMIN_SOCK}
+    stack_nginx_conf "$TH_DIR/nginx-$port" 127.0.0.1 "$port" "$sock"
+    nginx -p "$TH_DIR/nginx-$port" -c "$TH_DIR/nginx-$port/nginx.conf" >>"$TH_DIR/nginx.log" 2>&1 &
+    NGINX_PID=$!
+    th_track "$NGINX_PID"
+    stack_wait_port 127.0.0.1 "$port" 10
+}
+
+# th_start_apache PORT [SOCK]: Apache on 127.0.0.1:PORT in front of SOCK.
+th_start_apache() {
+    local port=$1 sock=${2:-$ADMIN_SOCK}
+    stack_apache_conf "$TH_DIR/apache-$port" 127.0.0.1 "$port" "$sock"
+    apache2 -f "$TH_DIR/apache-$port/apache.conf" -DFOREGROUND >>"$TH_DIR/apache.log" 2>&1 &
+    APACHE_PID=$!
+    th_track "$APACHE_PID"
+    stack_wait_port 127.0.0.1 "$port" 10
+}
+
+# th_http METHOD URL [BODY]: sets HTTP_CODE and HTTP_BODY (and
+# HTTP_HEADERS). BODY "@FILE" sends a file.
+th_http() {
+    local method=$1 url=$2 out
+    local args=(-sS -o "$TH_DIR/http.body" -D "$TH_DIR/http.headers" -w '%{http_code}' -X "$method"
+                --max-time 20 -H 'Expect:')
+    if [ $# -ge 3 ]; then
+        args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    fi
+    out=$(curl "${args[@]}" "$url" 2>"$TH_DIR/http.err") || out=${out:-000}
+    HTTP_CODE=$out
+    HTTP_BODY=$(cat "$TH_DIR/http.body" 2>/dev/null)
+    HTTP_HEADERS=$(cat "$TH_DIR/http.headers" 2>/dev/null)
+}
+
+# th_sql SQL: runs SQL on the test's queue with the sqlite3 shell.
+th_sql() { sqlite3 -batch -noheader "$TH_DIR/state/queue.db" "$1"; }
+
+# --- TAP assertions -------------------------------------------------------
+
+th_result() {
+    local good=$1 desc=$2
+    TH_N=$((TH_N + 1))
+    if [ "$good" = 1 ]; then
+        echo "ok $TH_N - $desc"
+    else
+        echo "not ok $TH_N - $desc"
+        TH_FAILED=$((TH_FAILED + 1))
+    fi
+}
+
+# is GOT EXPECTED DESC
+is() {
+    if [ "$1" = "$2" ]; then th_result 1 "$3"; else
+        th_result 0 "$3"; echo "#   got:      '$1'"; echo "#   expected: '$2'"; fi
+}
+
+# like GOT EXTENDED-REGEX DESC
+like() {
+    if printf '%s' "$1" | grep -Eq -- "$2"; then th_result 1 "$3"; else
+        th_result 0 "$3"; echo "#   got:      '$(printf '%s' "$1" | head -c 400)'"; echo "#   expected to match: '$2'"; fi
+}
+
+# ok COMMAND... : passes when the command succeeds; the last argument is the description.
+ok() {
+    local desc=${*: -1}
+    if "${@:1:$#-1}"; then th_result 1 "$desc"; else th_result 0 "$desc"; fi
+}
+
+# th_json_get JSON KEY: the value of a top-level key (keys may contain dots).
+th_json_get() {
+    /usr/bin/python3 -c 'import json,sys
+v = json.loads(sys.argv[1]).get(sys.argv[2], "<absent>")
+print("null" if v is None else (json.dumps(v) if isinstance(v, (list, dict, bool)) else v))' "$1" "$2" 2>/dev/null \
+        || echo "<not json>"
+}
+
+th_done() {
+    echo "1..$TH_N"
+    [ "$TH_FAILED" = 0 ]
+}
