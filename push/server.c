@@ -1,0 +1,424 @@
+/* server.c - see server.h. Everything runs on the one libwebsockets
+ * service thread; nothing here blocks but the short, bounded SQLite
+ * statements of tail.c. */
+#include "server.h"
+
+#include "config.h"
+#include "hub.h"
+#include "log.h"
+#include "queue.h"
+#include "route.h"
+#include "tail.h"
+#include "wake.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define CLOSE_TRY_AGAIN_LATER 1013   /* RFC 6455 registry; lws 4.1 has no name for it */
+
+_Static_assert(HUB_FRAME_PRE >= LWS_PRE, "HUB_FRAME_PRE must leave LWS_PRE bytes of headroom");
+
+static struct daemon {
+    const struct config *cfg;
+    struct lws_context *context;
+    struct hub hub;
+    struct tail tail;
+    struct frame *pong;
+    lws_sorted_usec_list_t tick_timer, stop_timer;
+    unsigned long ticks;
+    int stopping, done;
+} D;
+
+static void want_write(struct listener *l) { lws_callback_on_writable((struct lws *)l->wsi); }
+
+static void poll_queue(void) {
+    if (tail_poll(&D.tail, &D.hub) > 0) lws_cancel_service(D.context);
+}
+
+/* --- frames from a listener --------------------------------------------------- */
+
+static void close_with(struct lws *wsi, int code, const char *reason) {
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+}
+
+/* Returns 0, or -1 when the listener must be closed (reason already set). */
+static int command_subscribe(struct lws *wsi, struct listener *l, struct json_object *data, int add) {
+    if (!json_object_is_type(data, json_type_array)) {
+        log_info("listener %lu: %s with data that is not a list: ignored", l->serial, add ? "subscribe" : "unsubscribe");
+        return 0;
+    }
+    size_t n = json_object_array_length(data);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *v = json_object_array_get_idx(data, i);
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+            json_object_get_string_len(v) > HUB_PHID_MAX)
+            continue;
+        if (!add) {
+            hub_unsubscribe(&D.hub, l, json_object_get_string(v));
+        } else if (hub_subscribe(&D.hub, l, json_object_get_string(v)) < 0) {
+            log_warn("listener %lu: more than client.max_subscriptions (%lld) PHIDs: closing", l->serial,
+                     D.cfg->client_max_subscriptions);
+            close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many subscriptions");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void command_replay(struct listener *l, struct json_object *data) {
+    long long age = 0;
+    struct json_object *v;
+    if (data && json_object_is_type(data, json_type_object) && json_object_object_get_ex(data, "age", &v) &&
+        (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+        age = json_object_get_int64(v);
+    if (age <= 0) age = 60000;
+    if (age > D.cfg->history_max_age_ms) age = D.cfg->history_max_age_ms;
+    int n = hub_replay(&D.hub, l, age, queue_now_ms());
+    log_debug("listener %lu: replay of the last %lld ms: %d messages", l->serial, age, n);
+}
+
+static int handle_frame(struct lws *wsi, struct listener *l, const char *text, size_t len) {
+    struct json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+    struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+    json_tokener_free(tok);
+    struct json_object *cmd = NULL, *data = NULL;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "command", &cmd) ||
+        !json_object_is_type(cmd, json_type_string)) {
+        log_info("listener %lu: a frame that is not a {\"command\": ...} JSON object: ignored", l->serial);
+        json_object_put(o);
+        return 0;
+    }
+    json_object_object_get_ex(o, "data", &data);
+    const char *c = json_object_get_string(cmd);
+    int rc = 0;
+    if (strcmp(c, "subscribe") == 0) rc = command_subscribe(wsi, l, data, 1);
+    else if (strcmp(c, "unsubscribe") == 0) rc = command_subscribe(wsi, l, data, 0);
+    else if (strcmp(c, "replay") == 0) command_replay(l, data);
+    else if (strcmp(c, "ping") == 0) hub_enqueue(&D.hub, l, D.pong);
+    else log_info("listener %lu: unknown command \"%.40s\": ignored", l->serial, c);
+    json_object_put(o);
+    return rc;
+}
+
+/* Reassembles fragments; refuses a frame over client.max_frame_bytes. */
+static int receive(struct lws *wsi, struct listener *l, const char *in, size_t len) {
+    if (l->rx_len + len > (size_t)D.cfg->client_max_frame_bytes) {
+        log_warn("listener %lu: frame over client.max_frame_bytes (%lld): closing", l->serial,
+                 D.cfg->client_max_frame_bytes);
+        close_with(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+        return -1;
+    }
+    int final = lws_is_final_fragment(wsi);
+    if (final && l->rx_len == 0) {
+        if (lws_frame_is_binary(wsi)) {
+            log_info("listener %lu: binary frame ignored", l->serial);
+            return 0;
+        }
+        return handle_frame(wsi, l, in, len);
+    }
+    char *rx = realloc(l->rx, l->rx_len + len + 1);
+    if (!rx) return -1;
+    memcpy(rx + l->rx_len, in, len);
+    l->rx = rx;
+    l->rx_len += len;
+    if (!final) return 0;
+    int rc = 0;
+    if (lws_frame_is_binary(wsi)) log_info("listener %lu: binary frame ignored", l->serial);
+    else rc = handle_frame(wsi, l, l->rx, l->rx_len);
+    free(l->rx);
+    l->rx = NULL;
+    l->rx_len = 0;
+    return rc;
+}
+
+/* --- the listener protocol ------------------------------------------------------ */
+
+static int established(struct lws *wsi, struct listener *l) {
+    char uri[1024] = "/", instance[ROUTE_INSTANCE_MAX + 1];
+    lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    if (route_client_instance(uri, instance, sizeof instance) < 0) {
+        memset(l, 0, sizeof *l);
+        close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "instance name too long");
+        return -1;
+    }
+    if (D.stopping || D.hub.nlisteners >= D.cfg->client_max_connections) {
+        memset(l, 0, sizeof *l);
+        log_warn("refusing a listener: %s", D.stopping ? "shutting down" : "client.max_connections reached");
+        close_with(wsi, CLOSE_TRY_AGAIN_LATER, "server busy");
+        return -1;
+    }
+    if (hub_attach(&D.hub, l, wsi, instance) < 0) return -1;
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    log_debug("listener %lu connected from %s, instance %s", l->serial, peer, instance);
+    return 0;
+}
+
+static int writeable(struct lws *wsi, struct listener *l) {
+    if (l->close_code) {
+        close_with(wsi, l->close_code, l->close_reason ? l->close_reason : "");
+        return -1;
+    }
+    struct frame *f = hub_dequeue(l);
+    if (!f) return 0;
+    int n = lws_write(wsi, f->data + HUB_FRAME_PRE, f->len, LWS_WRITE_TEXT);
+    if (f != D.pong) l->inst->delta_messages_out++;
+    frame_unref(f);
+    if (n < 0) return -1;
+    if (l->count) lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static const char not_implemented[] =
+    "This is the notification server's WebSocket port (Aphlict protocol): connect with a WebSocket client.";
+
+static int callback_listener(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                             size_t len) {
+    struct listener *l = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        /* Phorge's "test client" check expects exactly 501 here. */
+        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_IMPLEMENTED, not_implemented)) return -1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        return established(wsi, l);
+    case LWS_CALLBACK_RECEIVE:
+        return l->inst ? receive(wsi, l, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return l->inst ? writeable(wsi, l) : -1;
+    case LWS_CALLBACK_CLOSED:
+        if (l && l->inst) {
+            log_debug("listener %lu closed", l->serial);
+            hub_detach(&D.hub, l);
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* --- the doorbell, signals and timers ---------------------------------------------- */
+
+static void begin_shutdown(const char *why);
+
+static int callback_wake(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+        wake_drain(lws_get_socket_fd(wsi));
+        poll_queue();
+    }
+    return 0;
+}
+
+static int callback_signal(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    if (reason != LWS_CALLBACK_RAW_RX_FILE) return 0;
+    struct signalfd_siginfo si;
+    while (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            log_info("SIGHUP: reopening log files");
+            log_reopen();
+        } else {
+            begin_shutdown(si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
+    }
+    return 0;
+}
+
+static void stop_now(lws_sorted_usec_list_t *sul) {
+    (void)sul;
+    D.done = 1;
+    lws_cancel_service(D.context);
+}
+
+static void begin_shutdown(const char *why) {
+    if (D.stopping) return;
+    D.stopping = 1;
+    log_info("%s: closing %lld listeners with going-away, then stopping", why, D.hub.nlisteners);
+    for (struct listener *l = D.hub.all; l; l = l->next) {
+        l->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+        l->close_reason = "server shutting down";
+        want_write(l);
+    }
+    lws_sul_schedule(D.context, 0, &D.stop_timer, stop_now, SERVER_SHUTDOWN_GRACE_MS * LWS_US_PER_MS);
+}
+
+static void tick(lws_sorted_usec_list_t *sul) {
+    long long now = queue_now_ms();
+    poll_queue();   /* the fallback for a lost doorbell */
+    tail_heartbeat(&D.tail, &D.hub, now);
+    if (++D.ticks % SERVER_PRUNE_EVERY == 0) {
+        tail_prune(&D.tail, now);
+        hub_prune(&D.hub, now);
+    }
+    lws_sul_schedule(D.context, 0, sul, tick, SERVER_TICK_MS * LWS_US_PER_MS);
+}
+
+static struct lws_protocols protocols[] = {
+    /* A WebSocket without a subprotocol binds to the first entry. */
+    { "aphlict", callback_listener, sizeof(struct listener), SERVER_RX_BUFFER, 0, NULL, 0 },
+    { "aphlict-wake", callback_wake, 0, 0, 0, NULL, 0 },
+    { "aphlict-signal", callback_signal, 0, 0, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* --- setup ------------------------------------------------------------------------- */
+
+static void lws_to_log(int level, const char *line) {
+    size_t len = strlen(line);
+    while (len && line[len - 1] == '\n') len--;
+    log_msg(level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG, "lws: %.*s", (int)len, line);
+}
+
+/* "ssl.chain is appended to ssl.cert": libwebsockets reads one chain file. */
+static char *cert_with_chain(const struct config *cfg, const struct config_server *s) {
+    if (!s->ssl_chain) return strdup(s->ssl_cert);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/client-%d-cert-chain.pem", cfg->state_dir, s->port);
+    FILE *out = fopen(path, "w");
+    if (!out) return NULL;
+    const char *parts[2] = { s->ssl_cert, s->ssl_chain };
+    for (int i = 0; i < 2; i++) {
+        FILE *in = fopen(parts[i], "r");
+        if (!in) { fclose(out); return NULL; }
+        char buf[8192];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+        fputc('\n', out);
+        fclose(in);
+    }
+    fclose(out);
+    return strdup(path);
+}
+
+static lws_retry_bo_t idle_policy;
+
+static struct lws_vhost *create_vhost(const struct config *cfg, int index) {
+    const struct config_server *s = &cfg->servers[index];
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    char name[32];
+    snprintf(name, sizeof name, "client-%d", index);
+    vi.vhost_name = name;
+    vi.port = s->port;
+    vi.iface = strcmp(s->listen, "0.0.0.0") == 0 ? NULL : s->listen;
+    vi.protocols = protocols;
+    vi.retry_and_idle_policy = &idle_policy;
+    char *cert = NULL;
+    if (s->ssl_cert) {
+        cert = cert_with_chain(cfg, s);
+        if (!cert) {
+            log_error("%s: servers[%d]: cannot read ssl.cert %s or ssl.chain %s", cfg->file, index, s->ssl_cert,
+                      s->ssl_chain ? s->ssl_chain : "-");
+            return NULL;
+        }
+        vi.ssl_cert_filepath = cert;
+        vi.ssl_private_key_filepath = s->ssl_key;
+    }
+    struct lws_vhost *vh = lws_create_vhost(D.context, &vi);
+    free(cert);
+    if (!vh)
+        log_error("%s: servers[%d]: cannot serve %s:%d%s (port in use, address not local, or bad certificate)",
+                  cfg->file, index, s->listen, s->port, s->ssl_cert ? " with TLS" : "");
+    else
+        log_info("listening for WebSocket clients on %s://%s:%d/", s->ssl_cert ? "wss" : "ws", s->listen, s->port);
+    return vh;
+}
+
+static int adopt_fd(struct lws_vhost *vh, int fd, const char *protocol) {
+    lws_sock_file_fd_type u;
+    u.filefd = (lws_filefd_type)fd;
+    return lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, protocol, NULL) ? 0 : -1;
+}
+
+static int setup(const struct config *cfg, int debug) {
+    D.cfg = cfg;
+    struct hub_limits limits = { cfg->client_max_subscriptions, cfg->client_send_queue_bytes,
+                                 cfg->client_send_queue_frames, cfg->history_max_age_ms,
+                                 cfg->history_max_messages };
+    hub_init(&D.hub, &limits, want_write);
+    static const char pong[] = "{\"type\":\"pong\"}";
+    D.pong = frame_new(pong, sizeof pong - 1);
+
+    char err[QUEUE_ERR_MAX + 256];
+    if (tail_open(&D.tail, cfg, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (tail_start(&D.tail, &D.hub, queue_now_ms()) < 0) {
+        log_error("cannot read the queue %s", cfg->queue_path);
+        return -1;
+    }
+
+    lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0), lws_to_log);
+    idle_policy.secs_since_valid_ping = (uint16_t)cfg->client_idle_timeout_s;
+    idle_policy.secs_since_valid_hangup = (uint16_t)(cfg->client_idle_timeout_s * 2);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.timeout_secs = 10;   /* handshakes that never finish */
+    D.context = lws_create_context(&info);
+    if (!D.context) {
+        log_error("libwebsockets could not start");
+        return -1;
+    }
+    struct lws_vhost *first = NULL;
+    for (int i = 0; i < cfg->nservers; i++) {
+        if (cfg->servers[i].type != SERVER_CLIENT) continue;
+        struct lws_vhost *vh = create_vhost(cfg, i);
+        if (!vh) return -1;
+        if (!first) first = vh;
+    }
+    if (!first) {
+        log_error("%s: servers: no entry of type \"client\": nothing for the push daemon to serve", cfg->file);
+        return -1;
+    }
+
+    int wake = wake_listener_open(cfg->push_wake_socket);
+    if (wake < 0 || adopt_fd(first, wake, "aphlict-wake") < 0) {
+        log_error("cannot listen on the doorbell socket %s: %s", cfg->push_wake_socket, strerror(errno));
+        return -1;
+    }
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    int sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0 || adopt_fd(first, sfd, "aphlict-signal") < 0) {
+        log_error("cannot watch signals: %s", strerror(errno));
+        return -1;
+    }
+    lws_sul_schedule(D.context, 0, &D.tick_timer, tick, 1);
+    return 0;
+}
+
+int server_run(const struct config *cfg, int debug) {
+    int rc = 1;
+    if (setup(cfg, debug) == 0) {
+        log_info("push daemon running (pid %d), queue %s", (int)getpid(), cfg->queue_path);
+        while (!D.done && lws_service(D.context, 0) >= 0) {
+        }
+        rc = 0;
+    }
+    if (D.context) lws_context_destroy(D.context);
+    D.context = NULL;
+    if (D.tail.queue) {
+        tail_heartbeat(&D.tail, &D.hub, 0);   /* heartbeat 0: /status/ sees it stopped at once */
+        tail_close(&D.tail);
+    }
+    unlink(cfg->push_wake_socket);
+    frame_unref(D.pong);
+    hub_free(&D.hub);
+    if (rc == 0) log_info("push daemon stopped");
+    return rc;
+}
