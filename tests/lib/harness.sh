@@ -15,8 +15,8 @@ STACK_TOP=$TOP_SRCDIR
 
 ADMIN_BIN=$TOP_BUILDDIR/fcgi-admin/aphlict-admin
 PUSH_BIN=$TOP_BUILDDIR/push/aphlict-push
-SUBSCRIBE_BIN=$TOP_BUILDDIR/push/aphlict-subscribe
-NOTIFY_BIN=$TOP_BUILDDIR/push/aphlict-notify
+SUBSCRIBE_BIN=$TOP_BUILDDIR/clients/aphlict-subscribe
+NOTIFY_BIN=$TOP_BUILDDIR/clients/aphlict-notify
 
 TH_PIDS=()
 TH_N=0
@@ -160,4 +160,48 @@ print("null" if v is None else (json.dumps(v) if isinstance(v, (list, dict, bool
 th_done() {
     echo "1..$TH_N"
     [ "$TH_FAILED" = 0 ]
+}
+
+# --- added for the admin-*.sh tests -----------------------------------------
+
+# th_wait_exit PID [SECONDS]: waits until PID (a child of this shell) has
+# exited and sets TH_STATUS to its exit status; "running" (and returns 1)
+# if it is still there after SECONDS (default 10).
+th_wait_exit() {
+    local pid=$1 limit=${2:-10} i
+    for ((i = 0; i < limit * 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        TH_STATUS=running
+        return 1
+    fi
+    wait "$pid" 2>/dev/null
+    TH_STATUS=$?
+    return 0
+}
+
+# th_run_nginx DIR PORT: nginx on 127.0.0.1:PORT from an nginx.conf already
+# in DIR (written by stack_nginx_conf, then edited). Sets NGINX_PID.
+th_run_nginx() {
+    local dir=$1 port=$2
+    nginx -p "$dir" -c "$dir/nginx.conf" >>"$TH_DIR/nginx.log" 2>&1 &
+    NGINX_PID=$!
+    th_track "$NGINX_PID"
+    stack_wait_port 127.0.0.1 "$port" 10
+}
+
+# th_uid PREFIX N: a 32-character uniqueID made of PREFIX and N.
+th_uid() {
+    local p=$1 n=$2
+    printf '%s%0*d' "$p" $((32 - ${#p})) "$n"
+}
+
+# th_count SQL: th_sql, but "" becomes "<error>" so a comparison with a
+# number always fails when the queue could not be read.
+th_count() {
+    local v
+    v=$(th_sql "$1" 2>/dev/null) || v="<error>"
+    printf '%s' "${v:-<error>}"
 }
