@@ -205,3 +205,29 @@ th_count() {
     v=$(th_sql "$1" 2>/dev/null) || v="<error>"
     printf '%s' "${v:-<error>}"
 }
+
+# th_py SCRIPT ARGS...: runs a Python half of a test (tests/lib/wstest.py)
+# and turns each PASS/FAIL line into a TAP result.
+th_py() {
+    local line
+    while IFS= read -r line; do
+        case $line in
+            "PASS "*) th_result 1 "${line#PASS }" ;;
+            "FAIL "*) th_result 0 "${line#FAIL }" ;;
+            *) echo "# $line" ;;
+        esac
+    done < <(PYTHONPATH="$TOP_SRCDIR/tests/lib" timeout 300 /usr/bin/python3 "$@" 2>&1)
+}
+
+# th_start_push CONFIG [ARGS...]: the push daemon; sets PUSH_PID. Waits for
+# the first client port of CONFIG ($PUSH_PORT when set).
+th_start_push() {
+    local cfg=$1; shift
+    "$PUSH_BIN" --config "$cfg" --state-dir "$TH_DIR/state" "$@" >>"$TH_DIR/push.log" 2>&1 &
+    PUSH_PID=$!
+    th_track "$PUSH_PID"
+    stack_wait_port 127.0.0.1 "${PUSH_PORT:?set PUSH_PORT}" 10
+}
+
+# th_rss_kb PID: resident memory of PID in KiB.
+th_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
