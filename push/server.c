@@ -320,6 +320,8 @@ static struct lws_vhost *create_vhost(const struct config *cfg, int index) {
             return NULL;
         }
         vi.ssl_cert_filepath = cert;
+        /* lws reads this flag from the vhost's own options, not only the context's. */
+        vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         vi.ssl_private_key_filepath = s->ssl_key;
     }
     struct lws_vhost *vh = lws_create_vhost(D.context, &vi);
