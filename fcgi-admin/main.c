@@ -152,6 +152,13 @@ static int serve_cgi(const struct config *cfg, long long started_ms) {
     return 0;
 }
 
+/* As libfcgi decides: "host:port" (a non-zero port after a colon) is TCP,
+ * anything else a UNIX socket path, absolute or relative. */
+static int is_unix_path(const char *addr) {
+    const char *colon = strchr(addr, ':');
+    return !colon || atoi(colon + 1) == 0;
+}
+
 static int open_listen_socket(const struct config *cfg, const char *addr) {
     int fd = FCGX_OpenSocket(addr, (int)cfg->admin_listen_backlog);
     if (fd < 0) {
@@ -160,7 +167,7 @@ static int open_listen_socket(const struct config *cfg, const char *addr) {
     }
     /* libfcgi leaves a UNIX socket 0755, which the web server's user cannot
      * connect to (STACK-NOTES.md): set the configured mode. */
-    if (addr[0] == '/' && chmod(addr, (mode_t)cfg->admin_socket_mode) < 0) {
+    if (is_unix_path(addr) && chmod(addr, (mode_t)cfg->admin_socket_mode) < 0) {
         log_error("cannot set mode %llo on %s: %s", cfg->admin_socket_mode, addr, strerror(errno));
         return -1;
     }
@@ -244,11 +251,13 @@ int main(int argc, char **argv) {
         int fd = open_listen_socket(&cfg, addr);
         if (fd < 0) return 1;
         log_info("listening on %s", addr);
-        return run_threads(&cfg, fd, started_ms, addr[0] == '/' ? addr : NULL);
+        return run_threads(&cfg, fd, started_ms, is_unix_path(addr) ? addr : NULL);
     }
     if (!FCGX_IsCGI()) {
         log_info("listening on the socket passed as standard input");
         return run_threads(&cfg, 0, started_ms, NULL);
     }
-    return serve_cgi(&cfg, started_ms);
+    int rc = serve_cgi(&cfg, started_ms);
+    config_free(&cfg);
+    return rc;
 }
