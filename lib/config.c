@@ -64,6 +64,14 @@ static const struct key_spec own_keys[] = {
       "datagram socket the admin app rings after each append" },
     { "push.pidfile", KEY_PATH, OFF(push_pidfile), 0, NULL, 0, 0, NULL,
       "pid file of the push daemon (defaults to \"pidfile\")" },
+    { "cluster.ca_file", KEY_STRING, OFF(cluster_ca_file), 0, NULL, 0, 0, NULL,
+      "CA certificates to verify https peers with (default: the system store)" },
+    { "cluster.timeout_ms", KEY_INT, OFF(cluster_timeout_ms), 5000, NULL, 100, 600000, NULL,
+      "longest relay POST to a peer before it counts as failed" },
+    { "cluster.connect_timeout_ms", KEY_INT, OFF(cluster_connect_timeout_ms), 2000, NULL, 100, 600000, NULL,
+      "longest connection attempt to a peer" },
+    { "cluster.retry_max_ms", KEY_INT, OFF(cluster_retry_max_ms), 30000, NULL, 250, 3600000, NULL,
+      "longest back-off between retries to a peer that is down" },
     { "client.max_frame_bytes", KEY_INT, OFF(client_max_frame_bytes), 64 * KB, NULL, 256, 16 * MB, NULL,
       "largest frame accepted from a listener" },
     { "client.max_subscriptions", KEY_INT, OFF(client_max_subscriptions), 10000, NULL, 1, 10000000, NULL,
@@ -202,8 +210,8 @@ static int parse_servers(struct parse_ctx *p, struct json_object *root, struct c
     if (n > CONFIG_MAX_SERVERS)
         return fail(p, "servers", "at most %d servers are supported, got %d", CONFIG_MAX_SERVERS, n);
     for (int i = 0; i < n; i++) {
+        cfg->nservers = i + 1;   /* counted first, so config_free frees a half-parsed entry */
         if (parse_server(p, i, json_object_array_get_idx(list, i), &cfg->servers[i])) return -1;
-        cfg->nservers = i + 1;
     }
     return 0;
 }

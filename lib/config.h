@@ -62,6 +62,10 @@ struct config {
     long long push_heartbeat_stale_ms;
     char *push_wake_socket;
     char *push_pidfile;
+    char *cluster_ca_file;            /* NULL: the system store */
+    long long cluster_timeout_ms;
+    long long cluster_connect_timeout_ms;
+    long long cluster_retry_max_ms;
     long long client_max_frame_bytes;
     long long client_max_subscriptions;
     long long client_send_queue_bytes;

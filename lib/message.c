@@ -19,6 +19,47 @@ static int is_string_list(struct json_object *v) {
     return 1;
 }
 
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, RFC 8259's number. */
+static int is_json_number(const char *s) {
+    if (*s == '-') s++;
+    if (*s == '0') s++;
+    else if (*s >= '1' && *s <= '9') while (*s >= '0' && *s <= '9') s++;
+    else return 0;
+    if (*s == '.') {
+        if (*++s < '0' || *s > '9') return 0;
+        while (*s >= '0' && *s <= '9') s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        if (*++s == '+' || *s == '-') s++;
+        if (*s < '0' || *s > '9') return 0;
+        while (*s >= '0' && *s <= '9') s++;
+    }
+    return *s == '\0';
+}
+
+/* json-c, even strict, reads NaN, Infinity and "1." as numbers and writes
+ * them back as they came: not JSON, and refused by the queue's json_valid
+ * CHECK. Integers are written from their value, so only doubles matter. */
+static int numbers_are_json(struct json_object *v) {
+    switch (json_object_get_type(v)) {
+    case json_type_double:
+        return is_json_number(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (!numbers_are_json(json_object_array_get_idx(v, i))) return 0;
+        return 1;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val) {
+            (void)key;
+            if (!numbers_are_json(val)) return 0;
+        }
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
 static struct json_object *parse_strict(const char *body, size_t len, char *err, size_t errlen) {
     if (len == 0) {
         reject(err, errlen, "body is empty: expected a JSON object");
@@ -46,6 +87,11 @@ static struct json_object *parse_strict(const char *body, size_t len, char *err,
             reject(err, errlen, "body is not JSON: text after the end of the object");
             return NULL;
         }
+    }
+    if (!numbers_are_json(obj)) {
+        json_object_put(obj);
+        reject(err, errlen, "body is not JSON: a number is not a JSON number (NaN, Infinity...)");
+        return NULL;
     }
     return obj;
 }

@@ -133,8 +133,8 @@ static int prepare(struct queue *q, sqlite3_stmt **st, const char *sql, char *er
 
 static int prepare_all(struct queue *q, char *err, size_t errlen) {
     return prepare(q, &q->insert_message,
-                   "INSERT OR IGNORE INTO messages (instance, unique_id, received_ms, body) "
-                   "VALUES (?1, ?2, ?3, ?4)", err, errlen) ||
+                   "INSERT INTO messages (instance, unique_id, received_ms, body) "
+                   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (instance, unique_id) DO NOTHING", err, errlen) ||
            prepare(q, &q->count_in,
                    "INSERT INTO instance_counters (instance, messages_in) VALUES (?1, 1) "
                    "ON CONFLICT (instance) DO UPDATE SET messages_in = messages_in + 1", err, errlen) ||
@@ -160,9 +160,15 @@ int queue_open(const struct queue_options *opt, struct queue **out, char *err, s
     if (rc != SQLITE_OK) goto fail;
     sqlite3_busy_timeout(q->db, (int)opt->busy_timeout_ms);
     sqlite3_extended_result_codes(q->db, 1);
-    /* WAL must be set outside a transaction; a second opener waiting on the
-     * first is covered by the busy timeout. */
-    if (sqlite3_exec(q->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    /* WAL must be set outside a transaction. Switching takes an exclusive
+     * lock for which SQLite does not call the busy handler, so a second
+     * opener of a new file retries here, up to the busy timeout. */
+    for (long long waited = 0;; waited += 10) {
+        rc = sqlite3_exec(q->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= opt->busy_timeout_ms) break;
+        sqlite3_sleep(10);
+    }
+    if (rc != SQLITE_OK) goto fail;
     if (sqlite3_exec(q->db, opt->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                      NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
