@@ -7,6 +7,7 @@
 #include "hub.h"
 #include "log.h"
 #include "queue.h"
+#include "relay.h"
 #include "route.h"
 #include "tail.h"
 #include "wake.h"
@@ -22,8 +23,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define CLOSE_TRY_AGAIN_LATER 1013   /* RFC 6455 registry; lws 4.1 has no name for it */
-
 _Static_assert(HUB_FRAME_PRE >= LWS_PRE, "HUB_FRAME_PRE must leave LWS_PRE bytes of headroom");
 
 static struct daemon {
@@ -31,6 +30,7 @@ static struct daemon {
     struct lws_context *context;
     struct hub hub;
     struct tail tail;
+    struct relay *relay;
     struct frame *pong;
     lws_sorted_usec_list_t tick_timer, stop_timer;
     unsigned long ticks;
@@ -40,7 +40,7 @@ static struct daemon {
 static void want_write(struct listener *l) { lws_callback_on_writable((struct lws *)l->wsi); }
 
 static void poll_queue(void) {
-    if (tail_poll(&D.tail, &D.hub) > 0) lws_cancel_service(D.context);
+    if (tail_poll(&D.tail, &D.hub) > 0) relay_notify(D.relay);
 }
 
 /* --- frames from a listener --------------------------------------------------- */
@@ -142,21 +142,30 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
 
 /* --- the listener protocol ------------------------------------------------------ */
 
-static int established(struct lws *wsi, struct listener *l) {
+/* Refuses an upgrade before the handshake completes, so that a browser
+ * sees a failed connection and backs off, instead of an open one that
+ * closes at once (it would reconnect immediately, in a loop). */
+static int filter_upgrade(struct lws *wsi) {
     char uri[1024] = "/", instance[ROUTE_INSTANCE_MAX + 1];
     lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
     if (route_client_instance(uri, instance, sizeof instance) < 0) {
-        memset(l, 0, sizeof *l);
-        close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "instance name too long");
+        log_info("refusing a listener: instance name longer than %d bytes", ROUTE_INSTANCE_MAX);
         return -1;
     }
     if (D.stopping || D.hub.nlisteners >= D.cfg->client_max_connections) {
-        memset(l, 0, sizeof *l);
         log_warn("refusing a listener: %s", D.stopping ? "shutting down" : "client.max_connections reached");
-        close_with(wsi, CLOSE_TRY_AGAIN_LATER, "server busy");
         return -1;
     }
-    if (hub_attach(&D.hub, l, wsi, instance) < 0) return -1;
+    return 0;
+}
+
+static int established(struct lws *wsi, struct listener *l) {
+    char uri[1024] = "/", instance[ROUTE_INSTANCE_MAX + 1];
+    lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    if (route_client_instance(uri, instance, sizeof instance) < 0 || hub_attach(&D.hub, l, wsi, instance) < 0) {
+        memset(l, 0, sizeof *l);
+        return -1;
+    }
     char peer[64] = "";
     lws_get_peer_simple(wsi, peer, sizeof peer);
     log_debug("listener %lu connected from %s, instance %s", l->serial, peer, instance);
@@ -189,6 +198,8 @@ static int callback_listener(struct lws *wsi, enum lws_callback_reasons reason, 
         /* Phorge's "test client" check expects exactly 501 here. */
         if (lws_return_http_status(wsi, HTTP_STATUS_NOT_IMPLEMENTED, not_implemented)) return -1;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return filter_upgrade(wsi);
     case LWS_CALLBACK_ESTABLISHED:
         return established(wsi, l);
     case LWS_CALLBACK_RECEIVE:
@@ -309,6 +320,9 @@ static struct lws_vhost *create_vhost(const struct config *cfg, int index) {
     vi.vhost_name = name;
     vi.port = s->port;
     vi.iface = strcmp(s->listen, "0.0.0.0") == 0 ? NULL : s->listen;
+    /* lws 4.1 with IPv6 on binds every address when iface is an IPv4
+     * literal: an IPv4 listen address must be served by an IPv4 socket. */
+    if (vi.iface && !strchr(vi.iface, ':')) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     vi.protocols = protocols;
     vi.retry_and_idle_policy = &idle_policy;
     char *cert = NULL;
@@ -400,6 +414,8 @@ static int setup(const struct config *cfg, int debug) {
         log_error("cannot watch signals: %s", strerror(errno));
         return -1;
     }
+    D.relay = relay_start(cfg);
+    if (!D.relay) return -1;
     lws_sul_schedule(D.context, 0, &D.tick_timer, tick, 1);
     return 0;
 }
@@ -412,6 +428,8 @@ int server_run(const struct config *cfg, int debug) {
         }
         rc = 0;
     }
+    relay_stop(D.relay);
+    D.relay = NULL;
     if (D.context) lws_context_destroy(D.context);
     D.context = NULL;
     if (D.tail.queue) {
