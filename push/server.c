@@ -3,6 +3,7 @@
  * statements of tail.c. */
 #include "server.h"
 
+#include "command.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -14,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,63 +49,42 @@ static void close_with(struct lws *wsi, int code, const char *reason) {
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 }
 
-/* Returns 0, or -1 when the listener must be closed (reason already set). */
-static int command_subscribe(struct lws *wsi, struct listener *l, struct json_object *data, int add) {
-    if (!json_object_is_type(data, json_type_array)) {
-        log_info("listener %lu: %s with data that is not a list: ignored", l->serial, add ? "subscribe" : "unsubscribe");
-        return 0;
-    }
-    size_t n = json_object_array_length(data);
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *v = json_object_array_get_idx(data, i);
-        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
-            json_object_get_string_len(v) > HUB_PHID_MAX)
-            continue;
-        if (!add) {
-            hub_unsubscribe(&D.hub, l, json_object_get_string(v));
-        } else if (hub_subscribe(&D.hub, l, json_object_get_string(v)) < 0) {
-            log_warn("listener %lu: more than client.max_subscriptions (%lld) PHIDs: closing", l->serial,
-                     D.cfg->client_max_subscriptions);
-            close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many subscriptions");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void command_replay(struct listener *l, struct json_object *data) {
-    long long age = 0;
-    struct json_object *v;
-    if (data && json_object_is_type(data, json_type_object) && json_object_object_get_ex(data, "age", &v) &&
-        (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
-        age = json_object_get_int64(v);
-    if (age <= 0) age = 60000;
-    if (age > D.cfg->history_max_age_ms) age = D.cfg->history_max_age_ms;
-    int n = hub_replay(&D.hub, l, age, queue_now_ms());
-    log_debug("listener %lu: replay of the last %lld ms: %d messages", l->serial, age, n);
-}
-
+/* Acts on one text frame. Returns 0, or -1 when the listener must be
+ * closed (reason already set). */
 static int handle_frame(struct lws *wsi, struct listener *l, const char *text, size_t len) {
-    struct json_tokener *tok = json_tokener_new();
-    json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
-    struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
-    json_tokener_free(tok);
-    struct json_object *cmd = NULL, *data = NULL;
-    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "command", &cmd) ||
-        !json_object_is_type(cmd, json_type_string)) {
-        log_info("listener %lu: a frame that is not a {\"command\": ...} JSON object: ignored", l->serial);
-        json_object_put(o);
-        return 0;
-    }
-    json_object_object_get_ex(o, "data", &data);
-    const char *c = json_object_get_string(cmd);
+    struct command c;
+    command_parse(text, len, &c);
     int rc = 0;
-    if (strcmp(c, "subscribe") == 0) rc = command_subscribe(wsi, l, data, 1);
-    else if (strcmp(c, "unsubscribe") == 0) rc = command_subscribe(wsi, l, data, 0);
-    else if (strcmp(c, "replay") == 0) command_replay(l, data);
-    else if (strcmp(c, "ping") == 0) hub_enqueue(&D.hub, l, D.pong);
-    else log_info("listener %lu: unknown command \"%.40s\": ignored", l->serial, c);
-    json_object_put(o);
+    switch (c.kind) {
+    case COMMAND_IGNORED:
+        log_info("listener %lu: frame ignored: %s", l->serial, c.why);
+        break;
+    case COMMAND_SUBSCRIBE:
+    case COMMAND_UNSUBSCRIBE:
+        for (size_t i = 0; i < command_phid_count(&c) && rc == 0; i++) {
+            const char *phid = command_phid(&c, i, HUB_PHID_MAX);
+            if (!phid) continue;
+            if (c.kind == COMMAND_UNSUBSCRIBE) {
+                hub_unsubscribe(&D.hub, l, phid);
+            } else if (hub_subscribe(&D.hub, l, phid) < 0) {
+                log_warn("listener %lu: more than client.max_subscriptions (%lld) PHIDs: closing", l->serial,
+                         D.cfg->client_max_subscriptions);
+                close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many subscriptions");
+                rc = -1;
+            }
+        }
+        break;
+    case COMMAND_REPLAY: {
+        long long age = c.age_ms > D.cfg->history_max_age_ms ? D.cfg->history_max_age_ms : c.age_ms;
+        int n = hub_replay(&D.hub, l, age, queue_now_ms());
+        log_debug("listener %lu: replay of the last %lld ms: %d messages", l->serial, age, n);
+        break;
+    }
+    case COMMAND_PING:
+        hub_enqueue(&D.hub, l, D.pong);
+        break;
+    }
+    command_free(&c);
     return rc;
 }
 
