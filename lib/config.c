@@ -406,7 +406,10 @@ int config_parse(const char *text, const char *name, const char *state_dir_overr
     cfg->file = strdup(name);
     set_defaults(cfg);
 
+    /* Strict, as Node's JSON.parse was: a file the reference server
+     * refused (trailing commas, comments) is refused here too. */
     struct json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     size_t len = strlen(text);
     struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
