@@ -423,15 +423,6 @@ int config_parse(const char *text, const char *name, const char *state_dir_overr
         json_object_put(root);
         return -1;
     }
-    /* Trailing text after the object is a broken file, not a comment. */
-    for (size_t i = off; i < len; i++) {
-        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t') {
-            int line, col;
-            offset_to_line(text, i, &line, &col);
-            json_object_put(root);
-            return fail(&p, NULL, "line %d, column %d: unexpected text after the JSON object", line, col);
-        }
-    }
     int rc = parse_root(&p, root, state_dir_override, cfg);
     json_object_put(root);
     if (p.warnings[0]) cfg->warnings = strdup(p.warnings);

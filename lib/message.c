@@ -73,20 +73,12 @@ static struct json_object *parse_strict(const char *body, size_t len, char *err,
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     if (jerr != json_tokener_success || !obj) {
         snprintf(err, errlen, "body is not JSON: %s",
                  jerr == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(jerr));
         json_object_put(obj);
         return NULL;
-    }
-    for (size_t i = end; i < len; i++) {
-        if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t') {
-            json_object_put(obj);
-            reject(err, errlen, "body is not JSON: text after the end of the object");
-            return NULL;
-        }
     }
     if (!numbers_are_json(obj)) {
         json_object_put(obj);

@@ -75,7 +75,7 @@ printf '{\n  "servers": [\n    {"type" "admin", "port": 22281}\n  ]\n}\n' > "$C/
 check "$C/colon.json"
 is "$RC" 1 "--test: a missing ':' exits 1"
 like "$ERR" "colon\\.json: line 3, column 13: not valid JSON" "--test: ... with the line and column of the fault"
-bad trailing '{"servers": ['"$A"']} {"x": 1}' 'line 1, column 4[0-9]: unexpected text after' "text after the object"
+bad trailing '{"servers": ['"$A"']} {"x": 1}' 'line 1, column 4[0-9]: not valid JSON' "text after the object"
 bad comma '{"servers": ['"$A"',]}' 'line 1, column [0-9]+: not valid JSON' "a trailing comma (refused, as Node's JSON.parse did)"
 bad comment '{"servers": ['"$A"'] /* no */}' 'line 1, column [0-9]+: not valid JSON' "a comment"
 bad array '[1, 2]' 'expected a JSON object at the top' "a JSON array at the top"

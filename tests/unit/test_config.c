@@ -315,8 +315,9 @@ static void test_json_errors(void **state) {
                 "}\n", NAME ": line 3, column 32: ", "not valid JSON");
     parse_fails("{\"servers\": [", NAME ": line 1, column ", "end of file");
     parse_fails("", NAME ": line 1, column 1: ", "end of file");
-    parse_fails(MINIMAL "\n  x", NAME ": line 2, column 3: ", "after the JSON object");
-    parse_fails(MINIMAL " {}", NAME ": line 1, column ", "after the JSON object");
+    parse_fails(MINIMAL "\n  x", NAME ": line 2, column 3: ", "not valid JSON");
+    parse_fails(MINIMAL " {}", NAME ": line 1, column ", "not valid JSON");
+    parse_fails("{\"servers\": [],}", NAME ": line 1, column ", "not valid JSON");
     parse_fails("[" MINIMAL "]", NAME ": ", "expected a JSON object at the top");
     parse_fails("\"servers\"", NAME ": ", "expected a JSON object at the top");
     /* Trailing white space is fine. */
