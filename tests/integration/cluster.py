@@ -155,5 +155,29 @@ async def backlog():
     await r.close()
 
 
-asyncio.run(asyncio.wait_for({"mesh": mesh, "kill": kill, "backlog": backlog}[PHASE](), 200))
+async def partition():
+    # th_py reads this process's output, so TAP lines go to stdout as usual;
+    # the shell half restarts nginx when asked through files in TH_DIR.
+    listener = await connect(ws(2), ["PHID-USER-c"])
+    await ping(listener)
+    col = Collector(listener)
+    os.killpg(int(os.environ["CUT_PID"]), signal.SIGKILL)
+    open(os.path.join(TH_DIR, "partition-cut"), "w").close()
+    accepted = []
+    post_all([1, 3], 100, "part", accepted)
+    check(len(accepted) == 100, "nodes 1 and 3 accept every post during the partition", len(accepted))
+    await asyncio.sleep(1.0)
+    check(not set(col.ids) & set(accepted), "during the partition node 2's listener gets none of them")
+    open(os.path.join(TH_DIR, "partition-heal"), "w").close()
+    await wait_for(lambda: os.path.exists(os.path.join(TH_DIR, "partition-healed")), 30)
+    await wait_for(lambda: set(accepted) <= set(col.ids), 30)
+    await asyncio.sleep(1.0)
+    check(set(accepted) <= set(col.ids), "after the partition heals node 2's listener gets every message",
+          len(set(accepted) - set(col.ids)))
+    check(len(col.ids) == len(set(col.ids)), "... each exactly once", len(col.ids) - len(set(col.ids)))
+    await listener.close()
+
+
+PHASES = {"mesh": mesh, "kill": kill, "backlog": backlog, "partition": partition}
+asyncio.run(asyncio.wait_for(PHASES[PHASE](), 200))
 finish()

@@ -9,6 +9,14 @@ PC=$(th_port)
 cluster='[{"host":"127.0.0.2","port":'$PA',"protocol":"http"},{"host":"127.0.0.3","port":'$PA',"protocol":"http"},{"host":"127.0.0.4","port":'$PA',"protocol":"http"}]'
 declare -A ADMIN_PIDS NGINX_PIDS PUSH_PIDS
 
+start_nginx_node() {
+    local n=$1 addr=127.0.0.$(($1 + 1)) d=$TH_DIR/node$1
+    stack_nginx_conf "$d/nginx" "$addr" "$PA" "$d/state/admin.sock"
+    setsid nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" >>"$d/nginx.log" 2>&1 &
+    NGINX_PIDS[$n]=$!; th_track $!
+    stack_wait_port "$addr" "$PA" 10
+}
+
 start_node() {
     local n=$1 addr=127.0.0.$(($1 + 1)) d=$TH_DIR/node$1
     mkdir -p "$d/state"
@@ -26,9 +34,7 @@ start_node() {
     setsid "$ADMIN_BIN" --config "$d/aphlict.json" --state-dir "$d/state" --socket "$d/state/admin.sock" >>"$d/admin.log" 2>&1 &
     ADMIN_PIDS[$n]=$!; th_track $!
     stack_wait_socket "$d/state/admin.sock" 10
-    stack_nginx_conf "$d/nginx" "$addr" "$PA" "$d/state/admin.sock"
-    setsid nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" >>"$d/nginx.log" 2>&1 &
-    NGINX_PIDS[$n]=$!; th_track $!
+    start_nginx_node "$n"
     setsid "$PUSH_BIN" --config "$d/aphlict.json" --state-dir "$d/state" >>"$d/push.log" 2>&1 &
     PUSH_PIDS[$n]=$!; th_track $!
     stack_wait_port "$addr" "$PA" 10 && stack_wait_port "$addr" "$PC" 10
@@ -57,4 +63,19 @@ ok test "${behind:-0}" -gt 0 "peer_status shows how far behind the dead peer is 
 # Restart node 3: its peers send it the backlog.
 start_node 3
 PHASE=backlog th_py "$TOP_SRCDIR/tests/integration/cluster.py"
+
+# A partition: node 2's admin port goes away (its nginx killed) while its
+# listeners stay connected; messages posted to nodes 1 and 3 meanwhile
+# reach node 2's listeners once the partition heals, each exactly once.
+# The python half runs in the foreground (its results count); a watcher
+# restarts node 2's nginx when asked, and leaves its PID in a file.
+(
+    for _ in $(seq 300); do [ -f "$TH_DIR/partition-heal" ] && break; sleep 0.1; done
+    start_nginx_node 2 && echo "${NGINX_PIDS[2]}" > "$TH_DIR/partition-nginx.pid"
+    touch "$TH_DIR/partition-healed"
+) &
+watcher=$!
+PHASE=partition CUT_PID=${NGINX_PIDS[2]} th_py "$TOP_SRCDIR/tests/integration/cluster.py"
+wait "$watcher"
+th_track "$(cat "$TH_DIR/partition-nginx.pid")"
 th_done
