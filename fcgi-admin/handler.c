@@ -5,8 +5,10 @@
 #include "config.h"
 #include "log.h"
 #include "message.h"
+#include "netacl.h"
 #include "queue.h"
 #include "route.h"
+#include "sign.h"
 #include "wake.h"
 
 #include <json-c/json.h>
@@ -25,6 +27,7 @@ static const char *status_line(int code) {
     switch (code) {
     case 200: return "200 OK";
     case 400: return "400 Bad Request";
+    case 403: return "403 Forbidden";
     case 404: return "404 Not Found";
     case 405: return "405 Method Not Allowed";
     case 413: return "413 Payload Too Large";
@@ -111,6 +114,23 @@ static void handle_publish(struct admin_ctx *ctx, struct exchange *ex, const cha
     if (len < 0) {
         log_warn("publish from %s: the request body could not be read", peer);
         respond_error(ex, 400, NULL, "the request body could not be read");
+        return;
+    }
+
+    /* A relay signed with cluster.secret may come from anywhere; anything
+     * else only from the networks of admin.allow. */
+    const char *signature = ex->param(ex, SIGN_CGI_PARAM);
+    const char *secret = ctx->cfg->cluster_secret;
+    const char *refusal = NULL;
+    if (secret && signature) {
+        if (!sign_check(secret, body, (size_t)len, signature)) refusal = "bad " SIGN_HEADER ": not signed with cluster.secret";
+    } else if (!netacl_match(ctx->publishers, peer)) {
+        refusal = "this address may not publish (see admin.allow)";
+    }
+    if (refusal) {
+        free(body);
+        log_warn("publish from %s: 403: %s", peer, refusal);
+        respond_error(ex, 403, NULL, refusal);
         return;
     }
 

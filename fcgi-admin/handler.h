@@ -6,6 +6,7 @@
 #include "exchange.h"
 
 struct config;
+struct netacl;
 struct queue;
 
 /* What one request thread owns: its own SQLite connection and doorbell. */
@@ -14,6 +15,7 @@ struct admin_ctx {
     struct queue *queue;
     int wake_fd;
     long long started_ms;    /* when this admin process started */
+    const struct netacl *publishers;   /* who may POST (admin.allow) */
 };
 
 void handle_request(struct admin_ctx *ctx, struct exchange *ex);

@@ -9,12 +9,15 @@
 #include "exchange.h"
 #include "handler.h"
 #include "log.h"
+#include "netacl.h"
+#include "privs.h"
 #include "queue.h"
 #include "wake.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -94,10 +97,8 @@ static int ensure_state_dir(const char *dir) {
 }
 
 static int open_queue(const struct config *cfg, struct queue **q) {
-    struct queue_options qo = { cfg->queue_path, cfg->queue_busy_timeout_ms,
-                                strcmp(cfg->queue_synchronous, "full") == 0 };
     char err[QUEUE_ERR_MAX + 256];
-    if (queue_open(&qo, q, err, sizeof err) < 0) {
+    if (queue_open_config(cfg, q, err, sizeof err) < 0) {
         log_error("%s", err);
         return -1;
     }
@@ -109,11 +110,52 @@ struct worker {
     const struct config *cfg;
     int listen_fd;
     long long started_ms;
+    const struct netacl *publishers;
 };
+
+static struct netacl publishers;
+
+/* admin.allow, or by default loopback and every cluster peer's addresses,
+ * so that a mesh works out of the box and nothing else may publish. */
+static int build_publishers(const struct config *cfg) {
+    if (cfg->admin_allow.n > 0) {
+        for (int i = 0; i < cfg->admin_allow.n; i++) {
+            if (netacl_add(&publishers, cfg->admin_allow.items[i]) < 0) {
+                log_error("%s: admin.allow: entry %d: \"%s\" is not an address or a CIDR network", cfg->file, i,
+                          cfg->admin_allow.items[i]);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    netacl_add(&publishers, "127.0.0.0/8");
+    netacl_add(&publishers, "::1");
+    for (int i = 0; i < cfg->npeers; i++)
+        if (netacl_add_host(&publishers, cfg->cluster[i].host) == 0)
+            log_warn("%s: cluster[%d].host %s does not resolve: it may not publish until restart", cfg->file, i,
+                     cfg->cluster[i].host);
+    return 0;
+}
+
+/* Once the socket is bound: hand the state over to process.user and
+ * become it. */
+static int drop_privileges(const struct config *cfg) {
+    if (!cfg->process_user) return 0;
+    uid_t uid;
+    gid_t gid;
+    char err[256];
+    if (privs_lookup(cfg->process_user, cfg->process_group, &uid, &gid, err, sizeof err) < 0 ||
+        (privs_chown(cfg->state_dir, uid, gid), privs_drop(cfg->process_user, uid, gid, err, sizeof err)) < 0) {
+        log_error("%s: %s", cfg->file, err);
+        return -1;
+    }
+    log_info("running as %s (uid %d, gid %d)", cfg->process_user, (int)uid, (int)gid);
+    return 0;
+}
 
 static void *worker_main(void *arg) {
     struct worker *w = arg;
-    struct admin_ctx ctx = { w->cfg, NULL, wake_sender_open(), w->started_ms };
+    struct admin_ctx ctx = { w->cfg, NULL, wake_sender_open(), w->started_ms, w->publishers };
     if (open_queue(w->cfg, &ctx.queue) < 0) exit(1);
     FCGX_Request req;
     FCGX_InitRequest(&req, w->listen_fd, 0);
@@ -138,7 +180,7 @@ static int serve_cgi(const struct config *cfg, long long started_ms) {
                   "give --socket or admin.socket in %s", cfg->file);
         return 1;
     }
-    struct admin_ctx ctx = { cfg, NULL, wake_sender_open(), started_ms };
+    struct admin_ctx ctx = { cfg, NULL, wake_sender_open(), started_ms, &publishers };
     if (open_queue(cfg, &ctx.queue) < 0) {
         fputs("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
               "{\"error\":\"queue unavailable\"}\n", stdout);
@@ -171,6 +213,14 @@ static int open_listen_socket(const struct config *cfg, const char *addr) {
         log_error("cannot set mode %llo on %s: %s", cfg->admin_socket_mode, addr, strerror(errno));
         return -1;
     }
+    if (is_unix_path(addr) && cfg->admin_socket_group) {
+        struct group *gr = getgrnam(cfg->admin_socket_group);
+        if (!gr || chown(addr, (uid_t)-1, gr->gr_gid) < 0) {
+            log_error("%s: admin.socket_group: cannot give %s to group %s: %s", cfg->file, addr,
+                      cfg->admin_socket_group, gr ? strerror(errno) : "no such group");
+            return -1;
+        }
+    }
     return fd;
 }
 
@@ -185,7 +235,7 @@ static int run_threads(const struct config *cfg, int listen_fd, long long starte
     int n = (int)cfg->admin_threads;
     struct worker *workers = calloc((size_t)n, sizeof *workers);
     for (int i = 0; i < n; i++) {
-        workers[i] = (struct worker){ 0, cfg, listen_fd, started_ms };
+        workers[i] = (struct worker){ 0, cfg, listen_fd, started_ms, &publishers };
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
             log_error("cannot start request thread %d: %s", i, strerror(errno));
             return 1;
@@ -231,7 +281,25 @@ int main(int argc, char **argv) {
         fprintf(stderr, "aphlict-admin: %s: logs: %s\n", cfg.file, err);
         return 1;
     }
-    if (ensure_state_dir(cfg.state_dir) < 0) return 1;
+    if (ensure_state_dir(cfg.state_dir) < 0 || build_publishers(&cfg) < 0) return 1;
+
+    long long started_ms = queue_now_ms();
+    if (FCGX_Init() != 0) {
+        log_error("libfcgi failed to initialise");
+        return 1;
+    }
+    /* Bind first (perhaps as root), then become process.user. */
+    const char *addr = o.socket ? o.socket : cfg.admin_socket;
+    int listen_fd = -1;
+    if (addr) {
+        listen_fd = open_listen_socket(&cfg, addr);
+        if (listen_fd < 0) return 1;
+        log_info("listening on %s", addr);
+    } else if (!FCGX_IsCGI()) {
+        listen_fd = 0;
+        log_info("listening on the socket passed as standard input");
+    }
+    if (drop_privileges(&cfg) < 0) return 1;
 
     /* Opening here applies the schema once, before any thread races it, and
      * fails loudly at start rather than at the first request. */
@@ -241,22 +309,7 @@ int main(int argc, char **argv) {
              queue_fingerprint(q));
     queue_close(q);
 
-    long long started_ms = queue_now_ms();
-    if (FCGX_Init() != 0) {
-        log_error("libfcgi failed to initialise");
-        return 1;
-    }
-    const char *addr = o.socket ? o.socket : cfg.admin_socket;
-    if (addr) {
-        int fd = open_listen_socket(&cfg, addr);
-        if (fd < 0) return 1;
-        log_info("listening on %s", addr);
-        return run_threads(&cfg, fd, started_ms, is_unix_path(addr) ? addr : NULL);
-    }
-    if (!FCGX_IsCGI()) {
-        log_info("listening on the socket passed as standard input");
-        return run_threads(&cfg, 0, started_ms, NULL);
-    }
+    if (listen_fd >= 0) return run_threads(&cfg, listen_fd, started_ms, addr && is_unix_path(addr) ? addr : NULL);
     int rc = serve_cgi(&cfg, started_ms);
     config_free(&cfg);
     return rc;

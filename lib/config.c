@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_kind { KEY_INT, KEY_STRING, KEY_PATH, KEY_MODE, KEY_CHOICE };
+enum key_kind { KEY_INT, KEY_STRING, KEY_PATH, KEY_MODE, KEY_CHOICE, KEY_LIST };
 
 struct key_spec {
     const char *name;
@@ -38,6 +38,8 @@ static const struct key_spec own_keys[] = {
       "the SQLite queue file" },
     { "queue.busy_timeout_ms", KEY_INT, OFF(queue_busy_timeout_ms), 1000, NULL, 0, 60000, NULL,
       "wait for a locked queue before answering 503" },
+    { "queue.mode", KEY_MODE, OFF(queue_mode), 0640, NULL, 0, 0777, NULL,
+      "permissions of a new queue file (its -wal and -shm files follow it)" },
     { "queue.synchronous", KEY_CHOICE, OFF(queue_synchronous), 0, "normal", 0, 0, "normal|full",
       "durability: normal survives a process crash, full also a machine crash" },
     { "admin.max_body_bytes", KEY_INT, OFF(admin_max_body_bytes), 1 * MB, NULL, 64, 64 * MB, NULL,
@@ -46,6 +48,16 @@ static const struct key_spec own_keys[] = {
       "body bytes past the limit read and discarded so a reused connection stays usable" },
     { "admin.path_prefix", KEY_STRING, OFF(admin_path_prefix), 0, "", 0, 0, NULL,
       "where the admin app is mounted, e.g. \"/aphlict\"" },
+    { "admin.allow", KEY_LIST, OFF(admin_allow), 0, NULL, 0, 0, NULL,
+      "networks (CIDR) that may publish; default loopback and the cluster peers" },
+    { "admin.socket_group", KEY_STRING, OFF(admin_socket_group), 0, NULL, 0, 0, NULL,
+      "group given the FastCGI UNIX socket (e.g. www-data)" },
+    { "process.user", KEY_STRING, OFF(process_user), 0, NULL, 0, 0, NULL,
+      "user to run as once sockets are bound (when started as root)" },
+    { "process.group", KEY_STRING, OFF(process_group), 0, NULL, 0, 0, NULL,
+      "group to run as (default: the user's)" },
+    { "cluster.secret", KEY_STRING, OFF(cluster_secret), 0, NULL, 0, 0, NULL,
+      "shared secret signing relays between peers (HMAC-SHA256); off when absent" },
     { "admin.threads", KEY_INT, OFF(admin_threads), 8, NULL, 1, 256, NULL,
       "FastCGI request threads" },
     { "admin.socket", KEY_PATH, OFF(admin_socket), 0, NULL, 0, 0, NULL,
@@ -82,6 +94,8 @@ static const struct key_spec own_keys[] = {
       "frames queued for one listener before it is cut off" },
     { "client.idle_timeout_s", KEY_INT, OFF(client_idle_timeout_s), 60, NULL, 5, 86400, NULL,
       "seconds without traffic before a listener is pinged, and again before it is closed" },
+    { "client.allowed_origins", KEY_LIST, OFF(client_allowed_origins), 0, NULL, 0, 0, NULL,
+      "Origins that may open a WebSocket (e.g. \"https://phorge.example.com\"); default any" },
     { "client.max_connections", KEY_INT, OFF(client_max_connections), 20000, NULL, 1, 1000000, NULL,
       "listeners connected at once" },
 };
@@ -275,6 +289,29 @@ static int parse_cluster(struct parse_ctx *p, struct json_object *root, struct c
     return 0;
 }
 
+static int get_list(struct parse_ctx *p, const char *key, struct json_object *v, struct config_list *out) {
+    if (!v || json_object_is_type(v, json_type_null)) return 0;
+    if (!json_object_is_type(v, json_type_array))
+        return fail(p, key, "expected a list of strings, got %s", shown(v));
+    int n = (int)json_object_array_length(v);
+    if (n > CONFIG_MAX_LIST) return fail(p, key, "at most %d entries are supported, got %d", CONFIG_MAX_LIST, n);
+    out->items = calloc((size_t)n + 1, sizeof *out->items);
+    for (int i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) == 0)
+            return fail(p, key, "entry %d: expected a non-empty string, got %s", i, shown(e));
+        out->items[i] = strdup(json_object_get_string(e));
+        out->n = i + 1;
+    }
+    return 0;
+}
+
+static void free_list(struct config_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
 static int choice_ok(const char *choices, const char *s) {
     size_t len = strlen(s);
     for (const char *c = choices; *c;) {
@@ -317,6 +354,8 @@ static int parse_own_key(struct parse_ctx *p, const struct key_spec *k, struct j
         free(*sp);
         *sp = NULL;
         return get_string(p, k->name, v, 1, sp);
+    case KEY_LIST:
+        return get_list(p, k->name, v, (struct config_list *)(base + k->offset));
     }
     return 0;
 }
@@ -327,6 +366,8 @@ static void set_defaults(struct config *cfg) {
         const struct key_spec *k = &own_keys[i];
         if (k->kind == KEY_INT || k->kind == KEY_MODE)
             *(long long *)(base + k->offset) = k->def_int;
+        else if (k->kind == KEY_LIST)
+            memset(base + k->offset, 0, sizeof(struct config_list));
         else
             *(char **)(base + k->offset) = k->def_str ? strdup(k->def_str) : NULL;
     }
@@ -473,7 +514,8 @@ void config_free(struct config *cfg) {
     char *base = (char *)cfg;
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key_spec *k = &own_keys[i];
-        if (k->kind != KEY_INT && k->kind != KEY_MODE) free(*(char **)(base + k->offset));
+        if (k->kind == KEY_LIST) free_list((struct config_list *)(base + k->offset));
+        else if (k->kind != KEY_INT && k->kind != KEY_MODE) free(*(char **)(base + k->offset));
     }
     free(cfg->pidfile);
     free(cfg->file);

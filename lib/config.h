@@ -33,6 +33,13 @@ struct config_peer {
     char *protocol;   /* "http" or "https" */
 };
 
+/* A list of strings from the file; n = 0 when absent. */
+struct config_list {
+    char **items;
+    int n;
+};
+#define CONFIG_MAX_LIST 256
+
 struct config {
     char *file;       /* the path it was read from, for messages */
 
@@ -57,6 +64,12 @@ struct config {
     char *admin_socket;               /* NULL: use stdin or CGI */
     long long admin_socket_mode;
     long long admin_listen_backlog;
+    struct config_list admin_allow;   /* networks that may publish; empty: loopback + peers */
+    char *cluster_secret;             /* HMAC key for peer relays; NULL: off */
+    char *process_user;               /* drop to this user after binding; NULL: stay */
+    char *process_group;
+    char *admin_socket_group;         /* group of the FastCGI UNIX socket */
+    long long queue_mode;             /* mode of a new queue file */
     long long history_max_age_ms;
     long long history_max_messages;
     long long push_heartbeat_stale_ms;
@@ -72,6 +85,7 @@ struct config {
     long long client_send_queue_frames;
     long long client_idle_timeout_s;
     long long client_max_connections;
+    struct config_list client_allowed_origins;   /* empty: any Origin */
 
     /* Non-fatal remarks (unknown keys), one per line, for --test. */
     char *warnings;

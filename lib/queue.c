@@ -1,9 +1,13 @@
 /* queue.c - see queue.h. */
 #include "queue.h"
+#include "config.h"
 #include "schema.h"
 #include "token.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +157,14 @@ static int prepare_all(struct queue *q, char *err, size_t errlen) {
 int queue_open(const struct queue_options *opt, struct queue **out, char *err, size_t errlen) {
     struct queue *q = calloc(1, sizeof *q);
     if (!q) return db_error(NULL, "opening the queue", err, errlen);
+    if (opt->file_mode) {
+        /* SQLite gives -wal and -shm the mode of the main file: make it first. */
+        int fd = open(opt->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)opt->file_mode);
+        if (fd >= 0) {
+            fchmod(fd, (mode_t)opt->file_mode);   /* past the umask */
+            close(fd);
+        }
+    }
     int rc = sqlite3_open_v2(opt->path, &q->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     char doing[512];
@@ -183,6 +195,12 @@ fail:
     db_error(q->db, doing, err, errlen);
     queue_close(q);
     return -1;
+}
+
+int queue_open_config(const struct config *cfg, struct queue **out, char *err, size_t errlen) {
+    struct queue_options qo = { cfg->queue_path, cfg->queue_busy_timeout_ms,
+                                strcmp(cfg->queue_synchronous, "full") == 0, (int)cfg->queue_mode };
+    return queue_open(&qo, out, err, errlen);
 }
 
 void queue_close(struct queue *q) {

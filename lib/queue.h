@@ -24,10 +24,14 @@ struct queue_options {
     const char *path;
     long long busy_timeout_ms;
     int synchronous_full;    /* 1: fsync at each commit (survives a machine crash) */
+    int file_mode;           /* mode of a new file (its -wal, -shm follow); 0: SQLite's */
 };
 
 /* Opens (creating the file and applying the schema when needed). */
 int queue_open(const struct queue_options *opt, struct queue **out, char *err, size_t errlen);
+struct config;
+/* The same, with the options of the configuration (queue.*). */
+int queue_open_config(const struct config *cfg, struct queue **out, char *err, size_t errlen);
 void queue_close(struct queue *q);
 const char *queue_fingerprint(const struct queue *q);
 /* The schema version of the open file (PRAGMA user_version). */

@@ -52,7 +52,9 @@ const char *command_phid(const struct command *c, size_t i, size_t max_len) {
     struct json_object *v = json_object_array_get_idx(c->phids, i);
     if (!json_object_is_type(v, json_type_string)) return NULL;
     size_t len = (size_t)json_object_get_string_len(v);
-    return len == 0 || len > max_len ? NULL : json_object_get_string(v);
+    const char *s = json_object_get_string(v);
+    /* "\u0000" makes a string whose C length is shorter: not a PHID. */
+    return len == 0 || len > max_len || memchr(s, '\0', len) ? NULL : s;
 }
 
 void command_free(struct command *c) {

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "sign.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -43,10 +44,8 @@ static long long relay_now_ms(void) { return queue_now_ms(); }
 
 static int open_peer_db(struct peer *p) {
     const struct config *cfg = p->relay->cfg;
-    struct queue_options qo = { cfg->queue_path, cfg->queue_busy_timeout_ms,
-                                strcmp(cfg->queue_synchronous, "full") == 0 };
     char err[QUEUE_ERR_MAX + 256];
-    if (queue_open(&qo, &p->queue, err, sizeof err) < 0) {
+    if (queue_open_config(cfg, &p->queue, err, sizeof err) < 0) {
         log_error("relay to %s: %s", p->name, err);
         return -1;
     }
@@ -164,6 +163,12 @@ static int post_message(struct peer *p, const char *instance, const char *body, 
     struct answer a = { "", 0 };
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
     headers = curl_slist_append(headers, "Expect:");
+    if (p->relay->cfg->cluster_secret) {
+        char sig[SIGN_VALUE_MAX], line[SIGN_VALUE_MAX + 40];
+        sign_body(p->relay->cfg->cluster_secret, body, len, sig);
+        snprintf(line, sizeof line, SIGN_HEADER ": %s", sig);
+        headers = curl_slist_append(headers, line);
+    }
     curl_easy_setopt(p->curl, CURLOPT_URL, url);
     curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);

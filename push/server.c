@@ -7,6 +7,7 @@
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "privs.h"
 #include "queue.h"
 #include "relay.h"
 #include "route.h"
@@ -133,6 +134,15 @@ static int filter_upgrade(struct lws *wsi) {
     }
     if (D.stopping || D.hub.nlisteners >= D.cfg->client_max_connections) {
         log_warn("refusing a listener: %s", D.stopping ? "shutting down" : "client.max_connections reached");
+        return -1;
+    }
+    const struct config_list *origins = &D.cfg->client_allowed_origins;
+    if (origins->n > 0) {
+        char origin[512] = "";
+        lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+        for (int i = 0; i < origins->n; i++)
+            if (strcmp(origins->items[i], origin) == 0) return 0;
+        log_warn("refusing a listener: Origin \"%.200s\" is not in client.allowed_origins", origin);
         return -1;
     }
     return 0;
@@ -342,16 +352,6 @@ static int setup(const struct config *cfg, int debug) {
     static const char pong[] = "{\"type\":\"pong\"}";
     D.pong = frame_new(pong, sizeof pong - 1);
 
-    char err[QUEUE_ERR_MAX + 256];
-    if (tail_open(&D.tail, cfg, err, sizeof err) < 0) {
-        log_error("%s", err);
-        return -1;
-    }
-    if (tail_start(&D.tail, &D.hub, queue_now_ms()) < 0) {
-        log_error("cannot read the queue %s", cfg->queue_path);
-        return -1;
-    }
-
     lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0), lws_to_log);
     idle_policy.secs_since_valid_ping = (uint16_t)cfg->client_idle_timeout_s;
     idle_policy.secs_since_valid_hangup = (uint16_t)(cfg->client_idle_timeout_s * 2);
@@ -393,6 +393,33 @@ static int setup(const struct config *cfg, int debug) {
         log_error("cannot watch signals: %s", strerror(errno));
         return -1;
     }
+    /* Ports and the doorbell are bound: become process.user. */
+    if (cfg->process_user) {
+        uid_t uid;
+        gid_t gid;
+        char perr[256];
+        if (privs_lookup(cfg->process_user, cfg->process_group, &uid, &gid, perr, sizeof perr) < 0) {
+            log_error("%s: %s", cfg->file, perr);
+            return -1;
+        }
+        privs_chown(cfg->state_dir, uid, gid);
+        privs_chown(cfg->push_wake_socket, uid, gid);
+        if (privs_drop(cfg->process_user, uid, gid, perr, sizeof perr) < 0) {
+            log_error("%s: %s", cfg->file, perr);
+            return -1;
+        }
+        log_info("running as %s (uid %d, gid %d)", cfg->process_user, (int)uid, (int)gid);
+    }
+    char err[QUEUE_ERR_MAX + 256];
+    if (tail_open(&D.tail, cfg, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (tail_start(&D.tail, &D.hub, queue_now_ms()) < 0) {
+        log_error("cannot read the queue %s", cfg->queue_path);
+        return -1;
+    }
+
     D.relay = relay_start(cfg);
     if (!D.relay) return -1;
     lws_sul_schedule(D.context, 0, &D.tick_timer, tick, 1);

@@ -22,9 +22,7 @@ static int prep(struct tail *t, sqlite3_stmt **st, const char *sql, char *err, s
 int tail_open(struct tail *t, const struct config *cfg, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
-    struct queue_options qo = { cfg->queue_path, cfg->queue_busy_timeout_ms,
-                                strcmp(cfg->queue_synchronous, "full") == 0 };
-    if (queue_open(&qo, &t->queue, err, errlen) < 0) return -1;
+    if (queue_open_config(cfg, &t->queue, err, errlen) < 0) return -1;
     sqlite3_busy_timeout(queue_db(t->queue), TAIL_BUSY_TIMEOUT_MS);
     if (prep(t, &t->after, "SELECT id, instance, received_ms, body FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
              err, errlen) ||

@@ -37,7 +37,10 @@ start_admin_node() {
     stack_wait_port "$addr" "$PA" 10
 }
 plain='{"servers": [{"type": "admin", "port": '"$PA"'}], "admin.socket_mode": "0666"}'
-start_admin_node 2 "$plain" "$pki/b.pem" "$pki/b.key"
+# Node 2 takes publishes only when signed with the cluster's secret.
+signed='{"servers": [{"type": "admin", "port": '"$PA"'}], "admin.socket_mode": "0666",
+         "admin.allow": ["192.0.2.1/32"], "cluster.secret": "mesh-secret"}'
+start_admin_node 2 "$signed" "$pki/b.pem" "$pki/b.key"
 start_admin_node 3 "$plain" "$pki/c.pem" "$pki/c.key"
 start_admin_node 1 '{
   "servers": [{"type": "client", "port": '"$PC"', "listen": "127.0.0.2"},
@@ -45,6 +48,7 @@ start_admin_node 1 '{
   "cluster": [{"host": "127.0.0.3", "port": '"$PA"', "protocol": "https"},
               {"host": "127.0.0.4", "port": '"$PA"', "protocol": "https"}],
   "cluster.ca_file": "'"$pki/ca.pem"'",
+  "cluster.secret": "mesh-secret",
   "cluster.retry_max_ms": 1000,
   "admin.socket_mode": "0666"
 }'
@@ -59,7 +63,9 @@ is "$code" 200 "node 1 accepts the message"
 q() { sqlite3 -batch "$TH_DIR/node$1/state/queue.db" "$2"; }
 for _ in $(seq 100); do [ "$(q 2 "SELECT count(*) FROM messages")" = 1 ] && break; sleep 0.1; done
 is "$(q 2 "SELECT unique_id FROM messages")" tlsrelay000000000000000000000001 \
-    "the https peer with a certificate from cluster.ca_file received it"
+    "the https peer with a certificate from cluster.ca_file received it, signed with cluster.secret"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$pki/ca.pem" -d '{"subscribers":["PHID-USER-t"]}' "https://127.0.0.3:$PA/")
+is "$code" 403 "node 2 refuses an unsigned publish (so the relay above was signed)"
 is "$(q 1 "SELECT fingerprint FROM peers WHERE url LIKE '%127.0.0.3%'")" "$(q 2 "SELECT fingerprint FROM node")" \
     "node 1 learned the https peer's fingerprint from its receipt"
 for _ in $(seq 100); do [ -n "$(q 1 "SELECT last_error FROM peers WHERE url LIKE '%127.0.0.4%'")" ] && break; sleep 0.1; done
