@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
 #include "netacl.h"
 #include "queue.h"
 #include "route.h"
@@ -36,16 +37,26 @@ static const char *status_line(int code) {
     }
 }
 
-static void respond(struct exchange *ex, int code, const char *extra_headers, const char *body) {
+static void respond_typed(struct exchange *ex, int code, const char *type, const char *extra_headers,
+                          const char *body, size_t len) {
     char head[512];
-    size_t len = strlen(body);
     int n = snprintf(head, sizeof head,
-                     "Status: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Status: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Cache-Control: no-store\r\n%s\r\n",
-                     status_line(code), len + 1, extra_headers ? extra_headers : "");
+                     status_line(code), type, len, extra_headers ? extra_headers : "");
     ex->write(ex, head, n);
     ex->write(ex, body, (int)len);
-    ex->write(ex, "\n", 1);
+}
+
+/* A JSON answer: the body and a newline. */
+static void respond(struct exchange *ex, int code, const char *extra_headers, const char *body) {
+    size_t len = strlen(body);
+    char *line = malloc(len + 2);
+    memcpy(line, body, len);
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    respond_typed(ex, code, "application/json", extra_headers, line, len + 1);
+    free(line);
 }
 
 static void respond_error(struct exchange *ex, int code, const char *extra_headers, const char *what) {
@@ -228,6 +239,23 @@ static void handle_status(struct admin_ctx *ctx, struct exchange *ex, const char
     json_object_put(o);
 }
 
+static void handle_metrics(struct admin_ctx *ctx, struct exchange *ex) {
+    drain_body(ex, ctx->cfg->admin_max_drain_bytes);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    char err[QUEUE_ERR_MAX + 64];
+    int rc = metrics_write(out, ctx->queue, ctx->cfg, queue_now_ms(), err, sizeof err);
+    fclose(out);
+    if (rc < 0) {
+        log_error("metrics: 503: %s", err);
+        respond_error(ex, 503, NULL, err);
+    } else {
+        respond_typed(ex, 200, "text/plain; version=0.0.4", NULL, text, len);
+    }
+    free(text);
+}
+
 /* The path the request was for: SCRIPT_NAME + PATH_INFO works behind nginx
  * and Apache alike (STACK-NOTES.md); REQUEST_URI is the fallback. */
 static void request_path(struct exchange *ex, char *out, size_t outlen) {
@@ -261,6 +289,10 @@ void handle_request(struct admin_ctx *ctx, struct exchange *ex) {
     }
     if (route == ROUTE_STATUS) {
         handle_status(ctx, ex, instance);
+        return;
+    }
+    if (route == ROUTE_METRICS) {
+        handle_metrics(ctx, ex);
         return;
     }
     if (strcmp(method, "POST") != 0) {

@@ -14,6 +14,7 @@ enum admin_route route_admin(const char *path, const char *prefix) {
     }
     if (strcmp(path, "/") == 0) return ROUTE_PUBLISH;
     if (strcmp(path, "/status/") == 0) return ROUTE_STATUS;
+    if (strcmp(path, "/metrics") == 0) return ROUTE_METRICS;   /* Prometheus */
     return ROUTE_NOT_FOUND;
 }
 

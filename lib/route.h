@@ -8,7 +8,7 @@
 
 #define ROUTE_INSTANCE_MAX 128   /* longest instance name, in bytes */
 
-enum admin_route { ROUTE_PUBLISH, ROUTE_STATUS, ROUTE_NOT_FOUND };
+enum admin_route { ROUTE_PUBLISH, ROUTE_STATUS, ROUTE_METRICS, ROUTE_NOT_FOUND };
 
 /* The admin route of `path` (without query string) once `prefix` (the
  * place the app is mounted, "" for the root) is taken off. */

@@ -14,6 +14,7 @@ struct frame *frame_new(const char *text, size_t len) {
     if (!f) return NULL;
     f->refs = 1;
     f->len = (uint32_t)len;
+    f->received_ms = 0;
     memcpy(f->data + HUB_FRAME_PRE, text, len);
     return f;
 }
@@ -106,7 +107,7 @@ void hub_detach(struct hub *h, struct listener *l) {
     pset_each(&l->subs, drop_subscription, l);
     pset_free(&l->subs);
     struct frame *f;
-    while ((f = hub_dequeue(l))) frame_unref(f);
+    while ((f = hub_dequeue(l, NULL))) frame_unref(f);
     free(l->ring);
     free(l->rx);
     l->inst->clients_active--;
@@ -141,7 +142,28 @@ void hub_unsubscribe(struct hub *h, struct listener *l, const char *phid) {
 
 /* --- send queues ---------------------------------------------------------------- */
 
-int hub_enqueue(struct hub *h, struct listener *l, struct frame *f) {
+const double hub_latency_bounds[HUB_LATENCY_BUCKETS] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                          0.25,  0.5,    1,     2.5,  5,     10 };
+
+void hub_written(struct hub *h, const struct frame *f, long long now_ms) {
+    double s = (double)(now_ms - f->received_ms) / 1000.0;
+    if (s < 0) s = 0;
+    int i = 0;
+    while (i < HUB_LATENCY_BUCKETS && s > hub_latency_bounds[i]) i++;
+    h->latency.bucket[i]++;
+    h->latency.sum_s += s;
+    h->latency.count++;
+}
+
+/* Ring entries are frame pointers with the replay mark in the low bit
+ * (frames are malloc'ed, so at least 8-aligned). */
+static struct frame *entry_frame(struct frame *e, int *replay) {
+    uintptr_t v = (uintptr_t)e;
+    if (replay) *replay = (int)(v & 1);
+    return (struct frame *)(v & ~(uintptr_t)1);
+}
+
+int hub_enqueue(struct hub *h, struct listener *l, struct frame *f, int replay) {
     if (l->close_code) return -1;
     if ((long long)l->count + 1 > h->limits.send_queue_frames ||
         (long long)(l->bytes + f->len) > h->limits.send_queue_bytes) {
@@ -165,7 +187,7 @@ int hub_enqueue(struct hub *h, struct listener *l, struct frame *f) {
         l->cap = cap;
         l->head = 0;
     }
-    l->ring[(l->head + l->count) % l->cap] = f;
+    l->ring[(l->head + l->count) % l->cap] = (struct frame *)((uintptr_t)f | (replay ? 1 : 0));
     l->count++;
     l->bytes += f->len;
     f->refs++;
@@ -174,9 +196,9 @@ int hub_enqueue(struct hub *h, struct listener *l, struct frame *f) {
     return 0;
 }
 
-struct frame *hub_dequeue(struct listener *l) {
+struct frame *hub_dequeue(struct listener *l, int *replay) {
     if (l->count == 0) return NULL;
-    struct frame *f = l->ring[l->head];
+    struct frame *f = entry_frame(l->ring[l->head], replay);
     l->head = (l->head + 1) % l->cap;
     l->count--;
     l->bytes -= f->len;
@@ -250,7 +272,7 @@ static int deliver(struct hub *h, struct instance *in, const struct history_entr
             struct listener *l = b->members[j];
             if (l->last_msg_id == e->id) continue;
             l->last_msg_id = e->id;
-            if (hub_enqueue(h, l, e->frame) == 0) n++;
+            if (hub_enqueue(h, l, e->frame, 0) == 0) n++;
         }
     }
     return n;
@@ -269,6 +291,7 @@ int hub_message(struct hub *h, long long id, const char *instance, long long rec
         history_entry_free(&e);
         return -1;
     }
+    e.frame->received_ms = received_ms;
     int n = live ? deliver(h, in, &e) : 0;
     if (history_push(h, in, &e) < 0) history_entry_free(&e);
     return n;
@@ -289,9 +312,10 @@ int hub_replay(struct hub *h, struct listener *l, long long age_ms, long long no
     for (size_t i = 0; i < in->hist_count; i++) {
         struct history_entry *e = history_at(in, i);
         if (e->received_ms < since || !subscribed_to(l, e)) continue;
-        if (hub_enqueue(h, l, e->frame) < 0) break;
+        if (hub_enqueue(h, l, e->frame, 1) < 0) break;
         n++;
     }
+    h->replay_frames += n;
     return n;
 }
 

@@ -21,6 +21,7 @@
 struct frame {
     uint32_t refs;
     uint32_t len;
+    long long received_ms;      /* when the queue took the message; 0: not a message */
     unsigned char data[];       /* HUB_FRAME_PRE bytes, then the payload */
 };
 
@@ -66,6 +67,16 @@ struct listener {
     struct listener *prev, *next;   /* every listener, for shutdown */
 };
 
+/* Delivery latency, queue append to frame written, for /metrics. */
+#define HUB_LATENCY_BUCKETS 13
+extern const double hub_latency_bounds[HUB_LATENCY_BUCKETS];   /* seconds */
+
+struct hub_latency {
+    long long bucket[HUB_LATENCY_BUCKETS + 1];   /* not cumulative; last is +Inf */
+    double sum_s;
+    long long count;
+};
+
 struct hub_limits {
     long long max_subscriptions;
     long long send_queue_bytes;
@@ -84,6 +95,8 @@ struct hub {
     long long nlisteners;
     long long listeners_cut;    /* closed for a full send queue */
     long long frames_queued;
+    long long replay_frames;    /* queued by replay */
+    struct hub_latency latency; /* of live frames written */
 };
 
 void hub_init(struct hub *h, const struct hub_limits *limits, void (*want_write)(struct listener *));
@@ -114,10 +127,14 @@ int hub_message(struct hub *h, long long id, const char *instance, long long rec
 int hub_replay(struct hub *h, struct listener *l, long long age_ms, long long now_ms);
 
 /* Queues one frame for one listener, within its bounds; past them the
- * listener is marked for closing. Returns 0, or -1 when it was cut off. */
-int hub_enqueue(struct hub *h, struct listener *l, struct frame *f);
-/* The next frame to write, or NULL; the caller unrefs it once written. */
-struct frame *hub_dequeue(struct listener *l);
+ * listener is marked for closing. `replay` marks a frame sent by replay,
+ * whose age is not a delivery latency. Returns 0, or -1 when cut off. */
+int hub_enqueue(struct hub *h, struct listener *l, struct frame *f, int replay);
+/* The next frame to write, or NULL (*replay set as it was queued); the
+ * caller unrefs it once written. */
+struct frame *hub_dequeue(struct listener *l, int *replay);
+/* Counts a live message frame written at now_ms in the latency histogram. */
+void hub_written(struct hub *h, const struct frame *f, long long now_ms);
 
 /* Drops history past the age and count bounds. */
 void hub_prune(struct hub *h, long long now_ms);

@@ -82,7 +82,7 @@ static int handle_frame(struct lws *wsi, struct listener *l, const char *text, s
         break;
     }
     case COMMAND_PING:
-        hub_enqueue(&D.hub, l, D.pong);
+        hub_enqueue(&D.hub, l, D.pong, 0);
         break;
     }
     command_free(&c);
@@ -166,10 +166,14 @@ static int writeable(struct lws *wsi, struct listener *l) {
         close_with(wsi, l->close_code, l->close_reason ? l->close_reason : "");
         return -1;
     }
-    struct frame *f = hub_dequeue(l);
+    int replay;
+    struct frame *f = hub_dequeue(l, &replay);
     if (!f) return 0;
     int n = lws_write(wsi, f->data + HUB_FRAME_PRE, f->len, LWS_WRITE_TEXT);
-    if (f != D.pong) l->inst->delta_messages_out++;
+    if (f->received_ms) {
+        l->inst->delta_messages_out++;
+        if (!replay) hub_written(&D.hub, f, queue_now_ms());
+    }
     frame_unref(f);
     if (n < 0) return -1;
     if (l->count) lws_callback_on_writable(wsi);

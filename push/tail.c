@@ -34,6 +34,9 @@ int tail_open(struct tail *t, const struct config *cfg, char *err, size_t errlen
              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (instance) DO UPDATE SET "
              "messages_out = messages_out + ?2, clients_active = ?3, clients_total = clients_total + ?4",
              err, errlen) ||
+        prep(t, &t->metric,
+             "INSERT INTO push_metrics (name, le, value) VALUES (?1, ?2, ?3) "
+             "ON CONFLICT (name, le) DO UPDATE SET value = ?3", err, errlen) ||
         prep(t, &t->prune_age,
              "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?2) "
              "AND received_ms < ?1", err, errlen) ||
@@ -53,6 +56,7 @@ void tail_close(struct tail *t) {
     sqlite3_finalize(t->after);
     sqlite3_finalize(t->heartbeat);
     sqlite3_finalize(t->counters);
+    sqlite3_finalize(t->metric);
     sqlite3_finalize(t->prune_age);
     sqlite3_finalize(t->over_count);
     sqlite3_finalize(t->prune_count);
@@ -102,7 +106,7 @@ int tail_start(struct tail *t, struct hub *h, long long now_ms) {
              total, t->last_id + 1);
     /* The previous daemon's listeners are gone. */
     queue_write_lock();
-    sqlite3_exec(db, "UPDATE instance_counters SET clients_active = 0", NULL, NULL, NULL);
+    sqlite3_exec(db, "UPDATE instance_counters SET clients_active = 0; DELETE FROM push_metrics", NULL, NULL, NULL);
     queue_write_unlock();
     return 0;
 }
@@ -120,6 +124,30 @@ static int step_reset(sqlite3_stmt *st) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int put_metric(struct tail *t, const char *name, const char *le, double value) {
+    sqlite3_bind_text(t->metric, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(t->metric, 2, le, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(t->metric, 3, value);
+    return step_reset(t->metric);
+}
+
+/* The hub's own figures, as Prometheus wants them: cumulative buckets. */
+static int put_metrics(struct tail *t, const struct hub *h) {
+    int rc = put_metric(t, "listeners_cut_total", "", (double)h->listeners_cut) |
+             put_metric(t, "replay_frames_total", "", (double)h->replay_frames) |
+             put_metric(t, "delivery_latency_seconds_sum", "", h->latency.sum_s) |
+             put_metric(t, "delivery_latency_seconds_count", "", (double)h->latency.count);
+    long long cumulative = 0;
+    char le[32];
+    for (int i = 0; i <= HUB_LATENCY_BUCKETS; i++) {
+        cumulative += h->latency.bucket[i];
+        if (i < HUB_LATENCY_BUCKETS) snprintf(le, sizeof le, "%g", hub_latency_bounds[i]);
+        else snprintf(le, sizeof le, "+Inf");
+        rc |= put_metric(t, "delivery_latency_seconds_bucket", le, (double)cumulative);
+    }
+    return rc ? -1 : 0;
 }
 
 int tail_heartbeat(struct tail *t, struct hub *h, long long now_ms) {
@@ -144,6 +172,7 @@ int tail_heartbeat(struct tail *t, struct hub *h, long long now_ms) {
             ok = step_reset(t->counters) == 0;
         }
     }
+    if (ok) ok = put_metrics(t, h) == 0;
     if (ok) ok = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok) {
         log_warn("heartbeat not written (retried in a second): %s", sqlite3_errmsg(db));

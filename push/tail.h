@@ -24,7 +24,7 @@ struct tail {
     const struct config *cfg;
     long long last_id;          /* newest message handed to the hub */
     long long pid, started_ms;
-    struct sqlite3_stmt *after, *heartbeat, *counters, *prune_age, *over_count, *prune_count;
+    struct sqlite3_stmt *after, *heartbeat, *counters, *metric, *prune_age, *over_count, *prune_count;
 };
 
 int tail_open(struct tail *t, const struct config *cfg, char *err, size_t errlen);
