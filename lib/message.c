@@ -14,8 +14,12 @@ static int reject(char *err, size_t errlen, const char *what) {
 static int is_string_list(struct json_object *v) {
     if (!json_object_is_type(v, json_type_array)) return 0;
     size_t n = json_object_array_length(v);
-    for (size_t i = 0; i < n; i++)
-        if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(e, json_type_string)) return 0;
+        /* "\u0000" would make a PHID that C strings read shorter. */
+        if (strlen(json_object_get_string(e)) != (size_t)json_object_get_string_len(e)) return 0;
+    }
     return 1;
 }
 
