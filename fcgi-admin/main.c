@@ -246,8 +246,9 @@ static int run_threads(const struct config *cfg, int listen_fd, long long starte
         int sig;
         if (sigwait(&sigs, &sig) != 0) continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP: reopening log files");
+            /* Reopen first, so the line lands in the new file (logrotate). */
             log_reopen();
+            log_info("SIGHUP: log files reopened");
             continue;
         }
         log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -227,8 +227,9 @@ static int callback_signal(struct lws *wsi, enum lws_callback_reasons reason, vo
     struct signalfd_siginfo si;
     while (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-            log_info("SIGHUP: reopening log files");
+            /* Reopen first, so the line lands in the new file (logrotate). */
             log_reopen();
+            log_info("SIGHUP: log files reopened");
         } else {
             begin_shutdown(si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         }
