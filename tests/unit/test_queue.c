@@ -41,7 +41,7 @@ static void db_path(char *out, size_t outlen, const char *name) {
 }
 
 static struct queue *open_ok(const char *path, long long busy_ms, int full) {
-    struct queue_options opt = { path, busy_ms, full };
+    struct queue_options opt = { path, busy_ms, full, 0 };
     struct queue *q = NULL;
     char err[QUEUE_ERR_MAX] = "";
     int rc = queue_open(&opt, &q, err, sizeof err);
@@ -336,7 +336,7 @@ static void test_newer_schema_refused(void **state) {
     sql_exec(db, sql);
     sqlite3_close(db);
 
-    struct queue_options opt = { path, 1000, 0 };
+    struct queue_options opt = { path, 1000, 0, 0 };
     struct queue *q = NULL;
     assert_int_equal(queue_open(&opt, &q, err, sizeof err), -1);
     assert_null(q);
@@ -361,7 +361,7 @@ static void test_open_errors(void **state) {
     assert_non_null(f);
     for (int i = 0; i < 512; i++) fputs("this is not an SQLite file\n", f);
     assert_int_equal(fclose(f), 0);
-    struct queue_options opt = { path, 100, 0 };
+    struct queue_options opt = { path, 100, 0, 0 };
     assert_int_equal(queue_open(&opt, &q, err, sizeof err), -1);
     assert_null(q);
     assert_non_null(strstr(err, path));
@@ -389,7 +389,7 @@ static void race_open(const char *path, int n) {
             close(go[1]);
             char c;
             while (read(go[0], &c, 1) > 0) {}
-            struct queue_options opt = { path, 10000, 0 };
+            struct queue_options opt = { path, 10000, 0, 0 };
             struct queue *q;
             char err[QUEUE_ERR_MAX] = "";
             if (queue_open(&opt, &q, err, sizeof err) != 0) {
