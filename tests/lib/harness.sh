@@ -47,9 +47,26 @@ th_init() {
     trap th_cleanup EXIT
 }
 
-# th_port: a free TCP port on 127.0.0.1, chosen by the kernel.
+# th_port: a free TCP port for a server of this test. It is drawn below
+# the kernel's ephemeral range, so that no outgoing connection (of this
+# test or of anything else running) can take it between now and the bind.
 th_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    /usr/bin/python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randrange(10000, low)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+PY
 }
 
 # th_track PID: stop PID at the end of the test.
