@@ -196,6 +196,10 @@ int hub_enqueue(struct hub *h, struct listener *l, struct frame *f, int replay) 
     return 0;
 }
 
+size_t hub_peek_len(const struct listener *l) {
+    return entry_frame(l->ring[l->head], NULL)->len;
+}
+
 struct frame *hub_dequeue(struct listener *l, int *replay) {
     if (l->count == 0) return NULL;
     struct frame *f = entry_frame(l->ring[l->head], replay);

@@ -133,6 +133,8 @@ int hub_enqueue(struct hub *h, struct listener *l, struct frame *f, int replay);
 /* The next frame to write, or NULL (*replay set as it was queued); the
  * caller unrefs it once written. */
 struct frame *hub_dequeue(struct listener *l, int *replay);
+/* The payload length of the next frame to write (the queue is not empty). */
+size_t hub_peek_len(const struct listener *l);
 /* Counts a live message frame written at now_ms in the latency histogram. */
 void hub_written(struct hub *h, const struct frame *f, long long now_ms);
 

@@ -161,21 +161,70 @@ static int established(struct lws *wsi, struct listener *l) {
     return 0;
 }
 
+/* Counts one frame as written. */
+static void written(struct listener *l, struct frame *f, int replay, long long now_ms) {
+    if (f->received_ms) {
+        l->inst->delta_messages_out++;
+        if (!replay) hub_written(&D.hub, f, now_ms);
+    }
+    frame_unref(f);
+}
+
+/* A WebSocket text frame header, server to client (no mask). */
+static size_t frame_header(unsigned char *p, size_t len) {
+    p[0] = 0x81;   /* FIN, text */
+    if (len < 126) {
+        p[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len < 65536) {
+        p[1] = 126;
+        p[2] = (unsigned char)(len >> 8);
+        p[3] = (unsigned char)len;
+        return 4;
+    }
+    p[1] = 127;
+    for (int i = 0; i < 8; i++) p[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* With several frames queued, they go out framed by hand in one write:
+ * one system call instead of one per frame (STACK-NOTES.md: a write costs
+ * about 7.8 us, four frames in one about 1.9 us each). Plain TCP only:
+ * over TLS, lws must see each frame. */
+static int write_batch(struct lws *wsi, struct listener *l) {
+    static unsigned char buf[LWS_PRE + SERVER_BATCH_BYTES];
+    size_t used = 0;
+    int frames = 0, replay;
+    long long now = queue_now_ms();
+    while (l->count && frames < SERVER_BATCH_FRAMES) {
+        if (used + 10 + hub_peek_len(l) > SERVER_BATCH_BYTES) break;
+        struct frame *f = hub_dequeue(l, &replay);
+        used += frame_header(buf + LWS_PRE + used, f->len);
+        memcpy(buf + LWS_PRE + used, f->data + HUB_FRAME_PRE, f->len);
+        used += f->len;
+        frames++;
+        written(l, f, replay, now);
+    }
+    return lws_write(wsi, buf + LWS_PRE, used, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
 static int writeable(struct lws *wsi, struct listener *l) {
     if (l->close_code) {
         close_with(wsi, l->close_code, l->close_reason ? l->close_reason : "");
         return -1;
     }
-    int replay;
-    struct frame *f = hub_dequeue(l, &replay);
-    if (!f) return 0;
-    int n = lws_write(wsi, f->data + HUB_FRAME_PRE, f->len, LWS_WRITE_TEXT);
-    if (f->received_ms) {
-        l->inst->delta_messages_out++;
-        if (!replay) hub_written(&D.hub, f, queue_now_ms());
+    if (l->count == 0) return 0;
+    int rc;
+    if (l->count > 1 && !lws_is_ssl(wsi) && hub_peek_len(l) + 10 <= SERVER_BATCH_BYTES) {
+        rc = write_batch(wsi, l);
+    } else {
+        int replay;
+        struct frame *f = hub_dequeue(l, &replay);
+        rc = lws_write(wsi, f->data + HUB_FRAME_PRE, f->len, LWS_WRITE_TEXT) < 0 ? -1 : 0;
+        written(l, f, replay, queue_now_ms());
     }
-    frame_unref(f);
-    if (n < 0) return -1;
+    if (rc < 0) return -1;
     if (l->count) lws_callback_on_writable(wsi);
     return 0;
 }

@@ -11,6 +11,8 @@ struct config;
 #define SERVER_PRUNE_EVERY 5       /* ticks between prunes */
 #define SERVER_SHUTDOWN_GRACE_MS 500
 #define SERVER_RX_BUFFER 4096      /* bytes read per receive callback */
+#define SERVER_BATCH_FRAMES 64     /* queued frames sent in one write */
+#define SERVER_BATCH_BYTES 65536   /* ... and at most this many bytes */
 
 /* Runs until SIGTERM or SIGINT. Returns the process exit status. */
 int server_run(const struct config *cfg, int debug);
