@@ -41,47 +41,17 @@ static size_t collect(char *p, size_t size, size_t n, void *arg) {
     return len;
 }
 
-int main(int argc, char **argv) {
-    static const struct option longopts[] = {
-        { "type", required_argument, NULL, 'T' },  { "key", required_argument, NULL, 'k' },
-        { "instance", required_argument, NULL, 'i' }, { "field", required_argument, NULL, 'f' },
-        { "body", required_argument, NULL, 'b' },  { "timeout", required_argument, NULL, 't' },
-        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
-    };
-    const char *type = "notification", *key = NULL, *instance = NULL, *body = NULL;
-    double timeout = 5;
-    struct json_object *msg = json_object_new_object();
-    int c;
-    while ((c = getopt_long(argc, argv, "T:k:i:f:b:t:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'T': type = optarg; break;
-        case 'k': key = optarg; break;
-        case 'i': instance = optarg; break;
-        case 'b': body = optarg; break;
-        case 't': timeout = atof(optarg); break;
-        case 'f': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) { fprintf(stderr, "aphlict-notify: --field wants K=V\n"); return 2; }
-            *eq = '\0';
-            json_object_object_add(msg, optarg, json_object_new_string(eq + 1));
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (argc - optind < 1) {
-        usage(stderr);
-        return 2;
-    }
-    const char *url = argv[optind++];
+/* Builds the message (unless body is given), posts it, prints the receipt.
+ * Returns the exit status. */
+static int post(const char *url, char **phids, int nphids, struct json_object *msg, const char *type,
+                const char *key, const char *instance, const char *body, double timeout) {
     if (!body) {
         char now[32];
         snprintf(now, sizeof now, "%ld", (long)time(NULL));
         json_object_object_add(msg, "type", json_object_new_string(type));
         json_object_object_add(msg, "key", json_object_new_string(key ? key : now));
         struct json_object *subs = json_object_new_array();
-        for (; optind < argc; optind++) json_object_array_add(subs, json_object_new_string(argv[optind]));
+        for (int i = 0; i < nphids; i++) json_object_array_add(subs, json_object_new_string(phids[i]));
         json_object_object_add(msg, "subscribers", subs);
         body = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     }
@@ -122,6 +92,53 @@ int main(int argc, char **argv) {
     curl_global_cleanup();
     free(answer.data);
     free(full);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        { "type", required_argument, NULL, 'T' },  { "key", required_argument, NULL, 'k' },
+        { "instance", required_argument, NULL, 'i' }, { "field", required_argument, NULL, 'f' },
+        { "body", required_argument, NULL, 'b' },  { "timeout", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    };
+    const char *type = "notification", *key = NULL, *instance = NULL, *body = NULL;
+    double timeout = 5;
+    /* Fields given with --field, added to the message once it is built. */
+    struct json_object *msg = json_object_new_object();
+    int c, status = 2;
+    while ((c = getopt_long(argc, argv, "T:k:i:f:b:t:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'T': type = optarg; break;
+        case 'k': key = optarg; break;
+        case 'i': instance = optarg; break;
+        case 'b': body = optarg; break;
+        case 't': timeout = atof(optarg); break;
+        case 'f': {
+            char *eq = strchr(optarg, '=');
+            if (!eq) {
+                fprintf(stderr, "aphlict-notify: --field wants K=V\n");
+                goto out;
+            }
+            *eq = '\0';
+            json_object_object_add(msg, optarg, json_object_new_string(eq + 1));
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto out;
+        default:
+            usage(stderr);
+            goto out;
+        }
+    }
+    if (argc - optind < 1) {
+        usage(stderr);
+        goto out;
+    }
+    status = post(argv[optind], argv + optind + 1, argc - optind - 1, msg, type, key, instance, body, timeout);
+out:
     json_object_put(msg);
     return status;
 }
