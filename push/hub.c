@@ -64,18 +64,42 @@ static struct sub_bucket *bucket_get(struct instance *in, const char *phid, int 
     return b;
 }
 
+static void bucket_free(struct sub_bucket *b) {
+    if (b->cap) free(b->m.many);
+    free(b);
+}
+
 static void bucket_drop_member(struct instance *in, struct sub_bucket *b, struct listener *l) {
+    struct listener **members = bucket_members(b);
     for (uint32_t i = 0; i < b->n; i++) {
-        if (b->members[i] == l) {
-            b->members[i] = b->members[--b->n];
+        if (members[i] == l) {
+            members[i] = members[--b->n];
             break;
         }
     }
     if (b->n == 0) {
         hmap_remove(&in->subs, &b->e);
-        free(b->members);
-        free(b);
+        bucket_free(b);
     }
+}
+
+static int bucket_add_member(struct sub_bucket *b, struct listener *l) {
+    if (b->n == 0 && b->cap == 0) {
+        b->m.one = l;
+        b->n = 1;
+        return 0;
+    }
+    if (b->n == b->cap || b->cap == 0) {
+        uint32_t cap = b->cap ? b->cap * 2 : 4;
+        struct listener **many = malloc(cap * sizeof *many);
+        if (!many) return -1;
+        memcpy(many, bucket_members(b), b->n * sizeof *many);
+        if (b->cap) free(b->m.many);
+        b->m.many = many;
+        b->cap = cap;
+    }
+    b->m.many[b->n++] = l;
+    return 0;
 }
 
 int hub_attach(struct hub *h, struct listener *l, void *wsi, const char *instance) {
@@ -122,15 +146,11 @@ int hub_subscribe(struct hub *h, struct listener *l, const char *phid) {
         if (b->n == 0) bucket_drop_member(l->inst, b, l);
         return -1;
     }
-    if (b->n == b->cap) {
-        uint32_t cap = b->cap ? b->cap * 2 : 2;
-        struct listener **m = realloc(b->members, cap * sizeof *m);
-        if (!m) return -1;
-        b->members = m;
-        b->cap = cap;
-    }
     if (pset_add(&l->subs, b) < 0) return -1;
-    b->members[b->n++] = l;
+    if (bucket_add_member(b, l) < 0) {
+        pset_del(&l->subs, b);
+        return -1;
+    }
     return 0;
 }
 
@@ -273,7 +293,7 @@ static int deliver(struct hub *h, struct instance *in, const struct history_entr
         if (!b) continue;
         /* hub_enqueue may not change the bucket: cutting off only marks. */
         for (uint32_t j = 0; j < b->n; j++) {
-            struct listener *l = b->members[j];
+            struct listener *l = bucket_members(b)[j];
             if (l->last_msg_id == e->id) continue;
             l->last_msg_id = e->id;
             if (hub_enqueue(h, l, e->frame, 0) == 0) n++;
@@ -336,9 +356,7 @@ void hub_prune(struct hub *h, long long now_ms) {
 
 static void free_bucket(struct hentry *e, void *arg) {
     (void)arg;
-    struct sub_bucket *b = (struct sub_bucket *)e;
-    free(b->members);
-    free(b);
+    bucket_free((struct sub_bucket *)e);
 }
 
 static void free_instance(struct hentry *x, void *arg) {

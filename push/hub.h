@@ -27,10 +27,20 @@ struct frame {
 
 struct sub_bucket {             /* one PHID of one instance */
     struct hentry e;
-    struct listener **members;
+    /* Most PHIDs have one listener (a user's own): it is kept inline, and
+     * an array is allocated only for the second. cap 0: `one` is in use. */
+    union {
+        struct listener *one;
+        struct listener **many;
+    } m;
     uint32_t n, cap;
     char phid[];
 };
+
+/* The members of a bucket, as an array of n. */
+static inline struct listener **bucket_members(struct sub_bucket *b) {
+    return b->cap ? b->m.many : &b->m.one;
+}
 
 struct history_entry {
     long long id;

@@ -317,7 +317,9 @@ static void tick(lws_sorted_usec_list_t *sul) {
 
 static struct lws_protocols protocols[] = {
     /* A WebSocket without a subprotocol binds to the first entry. */
-    { "aphlict", callback_listener, sizeof(struct listener), SERVER_RX_BUFFER, 0, NULL, 0 },
+    /* tx_packet_size: without it lws cuts every send to rx_buffer_size. */
+    { "aphlict", callback_listener, sizeof(struct listener), SERVER_RX_BUFFER, 0, NULL,
+      SERVER_BATCH_BYTES + 16 },
     { "aphlict-wake", callback_wake, 0, 0, 0, NULL, 0 },
     { "aphlict-signal", callback_signal, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
