@@ -26,7 +26,9 @@ struct peer {
     long long retry_ms;
     struct queue *queue;
     CURL *curl;
-    sqlite3_stmt *next_batch, *save_ok, *save_error;
+    sqlite3_stmt *next_batch, *save_ok, *save_error, *lag;
+    long long lag_logged_ms;
+    char last_error[300];
 };
 
 struct relay {
@@ -75,7 +77,9 @@ static int open_peer_db(struct peer *p) {
                                "relayed = relayed + ?5, last_success_ms = coalesce(?6, last_success_ms) WHERE url = ?1",
                            -1, &p->save_ok, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "UPDATE peers SET last_error = ?2, last_error_ms = ?3, errors = errors + 1 WHERE url = ?1",
-                           -1, &p->save_error, NULL) != SQLITE_OK)
+                           -1, &p->save_error, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT count(*), min(received_ms) FROM messages WHERE id > ?1", -1, &p->lag, NULL) !=
+            SQLITE_OK)
         goto fail;
     return 0;
 fail:
@@ -100,7 +104,27 @@ static void save_progress(struct peer *p, int relayed, long long success_ms) {
                  sqlite3_errmsg(queue_db(p->queue)));
 }
 
+/* Every RELAY_LAG_LOG_MS while a peer is behind, one line saying how far,
+ * so "is node 2 keeping up?" shows in the log as well as in peer_status. */
+static void log_lag(struct peer *p) {
+    long long now = relay_now_ms();
+    if (p->is_self || now - p->lag_logged_ms < RELAY_LAG_LOG_MS) return;
+    sqlite3_bind_int64(p->lag, 1, p->cursor);
+    long long behind = 0, oldest = 0;
+    if (sqlite3_step(p->lag) == SQLITE_ROW) {
+        behind = sqlite3_column_int64(p->lag, 0);
+        oldest = sqlite3_column_int64(p->lag, 1);
+    }
+    sqlite3_reset(p->lag);
+    if (behind == 0) return;
+    p->lag_logged_ms = now;
+    log_warn("relay to %s: %lld messages behind (oldest %.1f s), fingerprint %s, cursor %lld, last error: %s", p->name,
+             behind, (now - oldest) / 1000.0, p->fingerprint[0] ? p->fingerprint : "not yet known", p->cursor,
+             p->last_error[0] ? p->last_error : "none");
+}
+
 static void save_error(struct peer *p, const char *what) {
+    snprintf(p->last_error, sizeof p->last_error, "%s", what);
     sqlite3_bind_text(p->save_error, 1, p->url, -1, SQLITE_STATIC);
     sqlite3_bind_text(p->save_error, 2, what, -1, SQLITE_STATIC);
     sqlite3_bind_int64(p->save_error, 3, relay_now_ms());
@@ -285,6 +309,7 @@ static void *peer_main(void *arg) {
     p->retry_ms = RELAY_RETRY_MIN_MS;
     while (!__atomic_load_n(&r->stopping, __ATOMIC_RELAXED)) {
         int n = relay_batch(p);
+        log_lag(p);
         if (n < 0) {
             /* New messages must not cut the back-off short. */
             if (wait_for(r, NULL, p->retry_ms)) break;
@@ -353,6 +378,7 @@ void relay_stop(struct relay *r) {
         sqlite3_finalize(p->next_batch);
         sqlite3_finalize(p->save_ok);
         sqlite3_finalize(p->save_error);
+        sqlite3_finalize(p->lag);
         queue_close(p->queue);
         if (p->curl) curl_easy_cleanup(p->curl);
     }

@@ -15,6 +15,7 @@ struct relay;
 #define RELAY_BATCH 64             /* messages read per query */
 #define RELAY_IDLE_WAIT_MS 1000    /* re-check the queue at least this often */
 #define RELAY_RETRY_MIN_MS 250
+#define RELAY_LAG_LOG_MS 30000     /* how often a lagging peer is logged */
 
 /* Starts a thread per cluster peer. Returns NULL (logged) on failure, or
  * a relay with no threads when the cluster list is empty. */
