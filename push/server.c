@@ -36,6 +36,9 @@ static struct daemon {
     lws_sorted_usec_list_t tick_timer, stop_timer;
     unsigned long ticks;
     int stopping, done;
+    /* lws keeps the vhost name pointer (and compares Host headers with it
+     * on every request): it must outlive the vhost, not the call. */
+    char vhost_names[CONFIG_MAX_SERVERS][32];
 } D;
 
 static void want_write(struct listener *l) { lws_callback_on_writable((struct lws *)l->wsi); }
@@ -89,6 +92,17 @@ static int handle_frame(struct lws *wsi, struct listener *l, const char *text, s
     return rc;
 }
 
+/* The buffer of a frame being reassembled holds rx_len + 1 bytes rounded up
+ * to a power of two: lws hands over a frame in pieces as small as the
+ * receive buffer (128 bytes), and growing by each piece would copy a large
+ * frame quadratically. Derived from rx_len, so a listener stores no extra
+ * field for it. */
+static size_t rx_capacity(size_t len) {
+    size_t cap = 256;
+    while (cap < len + 1) cap *= 2;
+    return cap;
+}
+
 /* Reassembles fragments; refuses a frame over client.max_frame_bytes. */
 static int receive(struct lws *wsi, struct listener *l, const char *in, size_t len) {
     if (l->rx_len + len > (size_t)D.cfg->client_max_frame_bytes) {
@@ -105,10 +119,13 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
         }
         return handle_frame(wsi, l, in, len);
     }
-    char *rx = realloc(l->rx, l->rx_len + len + 1);
-    if (!rx) return -1;
-    memcpy(rx + l->rx_len, in, len);
-    l->rx = rx;
+    size_t need = l->rx_len + len + 1;
+    if (l->rx == NULL || need > rx_capacity(l->rx_len)) {
+        char *rx = realloc(l->rx, rx_capacity(need - 1));
+        if (!rx) return -1;
+        l->rx = rx;
+    }
+    memcpy(l->rx + l->rx_len, in, len);
     l->rx_len += len;
     if (!final) return 0;
     int rc = 0;
@@ -360,8 +377,8 @@ static struct lws_vhost *create_vhost(const struct config *cfg, int index) {
     const struct config_server *s = &cfg->servers[index];
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof vi);
-    char name[32];
-    snprintf(name, sizeof name, "client-%d", index);
+    char *name = D.vhost_names[index];
+    snprintf(name, sizeof D.vhost_names[index], "client-%d", index);
     vi.vhost_name = name;
     vi.port = s->port;
     vi.iface = strcmp(s->listen, "0.0.0.0") == 0 ? NULL : s->listen;
