@@ -351,6 +351,12 @@ static int parse_own_key(struct parse_ctx *p, const struct key_spec *k, struct j
         return 0;
     case KEY_STRING:
     case KEY_PATH:
+        /* The programs use a key with a default (queue.path,
+         * push.wake_socket...) without a NULL check: null is refused, but
+         * for state.dir, which --state-dir may still give (checked below). */
+        if (json_object_is_type(v, json_type_null) && k->def_str && k->offset != OFF(state_dir))
+            return fail(p, k->name, "expected a string (leave the key out for the default \"%s\"), got null",
+                        k->def_str);
         free(*sp);
         *sp = NULL;
         return get_string(p, k->name, v, 1, sp);

@@ -116,6 +116,10 @@ int message_parse(const char *body, size_t len, struct message *m, char *err, si
         const char *s = json_object_is_type(v, json_type_string)
                             ? json_object_get_string(v)
                             : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        /* The key is a C string: a "\u0000" would cut it, and two
+         * different messages would be taken for one. */
+        if (json_object_is_type(v, json_type_string) && strlen(s) != (size_t)json_object_get_string_len(v))
+            return reject(err, errlen, "\"uniqueID\" contains a NUL character (\\u0000)");
         if (strlen(s) >= sizeof m->unique_id)
             return reject(err, errlen, "\"uniqueID\" is longer than 255 bytes");
         snprintf(m->unique_id, sizeof m->unique_id, "%s", s);
@@ -156,4 +160,33 @@ const char *message_text(struct message *m, size_t *len) {
 void message_free(struct message *m) {
     json_object_put(m->obj);
     memset(m, 0, sizeof *m);
+}
+
+int message_parse_receipt(const char *body, size_t len, char *fp, size_t fplen, char *err, size_t errlen) {
+    struct json_tokener *tok = json_tokener_new_ex(MESSAGE_MAX_DEPTH);
+    if (!tok) return reject(err, errlen, "out of memory");
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    struct json_object *o = json_tokener_parse_ex(tok, body, (int)len), *f;
+    int parsed = o && json_tokener_get_error(tok) == json_tokener_success;
+    json_tokener_free(tok);
+    int rc = -1;
+    if (!parsed) {
+        snprintf(err, errlen, "the receipt is not JSON");
+    } else if (!json_object_object_get_ex(o, "fingerprint", &f) || !json_object_is_type(f, json_type_string)) {
+        snprintf(err, errlen, "the receipt has no \"fingerprint\" string");
+    } else {
+        const char *s = json_object_get_string(f);
+        size_t n = (size_t)json_object_get_string_len(f), i = 0;
+        while (i < n && s[i] > ' ' && s[i] < 127 && s[i] != '"' && s[i] != '\\') i++;
+        if (n == 0 || n >= fplen) {
+            snprintf(err, errlen, "the receipt's fingerprint is %zu bytes long (1 to %zu expected)", n, fplen - 1);
+        } else if (i < n) {
+            snprintf(err, errlen, "the receipt's fingerprint has a character that is not printable ASCII, or a quote");
+        } else {
+            memcpy(fp, s, n + 1);
+            rc = 0;
+        }
+    }
+    json_object_put(o);
+    return rc;
 }
