@@ -38,4 +38,12 @@ const char *message_text(struct message *m, size_t *len);
 
 void message_free(struct message *m);
 
+/* Reads a peer's receipt, the body of its 200 answer to a relayed message:
+ * {"fingerprint": "..."}. The fingerprint must be 1 to fplen - 1 printable
+ * ASCII characters other than '"' and '\\' (stock Aphlict sends 16 of
+ * TOKEN_FINGERPRINT_ALPHABET), since it is compared inside JSON text and
+ * written to the log. Returns 0 with it in fp, or -1 with a one-line
+ * reason in err. */
+int message_parse_receipt(const char *body, size_t len, char *fp, size_t fplen, char *err, size_t errlen);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "message.h"
 #include "queue.h"
 #include "sign.h"
 
@@ -210,14 +211,11 @@ static int post_message(struct peer *p, const char *instance, const char *body, 
         snprintf(err, errlen, "answered %ld: %.200s", code, a.buf);
         return -1;
     }
-    struct json_object *o = json_tokener_parse(a.buf), *f;
-    if (!o || !json_object_object_get_ex(o, "fingerprint", &f) || !json_object_is_type(f, json_type_string)) {
-        snprintf(err, errlen, "answered 200 without a {\"fingerprint\"} receipt: %.200s", a.buf);
-        json_object_put(o);
+    char why[MESSAGE_ERR_MAX];
+    if (message_parse_receipt(a.buf, a.len, fp, fplen, why, sizeof why) < 0) {
+        snprintf(err, errlen, "answered 200 with a bad receipt (%s): %.80s", why, a.buf);
         return -1;
     }
-    snprintf(fp, fplen, "%s", json_object_get_string(f));
-    json_object_put(o);
     return 0;
 }
 

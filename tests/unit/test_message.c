@@ -286,6 +286,48 @@ static void test_text_passes_through(void **state) {
     message_free(&m);
 }
 
+/* A peer's receipt: the fingerprint of a stock or of this project's node is
+ * read; anything else is refused with a reason and leaves fp alone. */
+static void receipt_refused(const char *body, size_t len, const char *why) {
+    char fp[32] = "unchanged", err[MESSAGE_ERR_MAX] = "";
+    int rc = message_parse_receipt(body, len, fp, sizeof fp, err, sizeof err);
+    if (rc != -1 || !strstr(err, why)) {
+        print_error("receipt %.*s: rc %d, err \"%s\"; wanted -1 and \"%s\"\n", (int)len, body, rc, err, why);
+        fail();
+    }
+    assert_string_equal(fp, "unchanged");
+    assert_null(strchr(err, '\n'));
+}
+
+#define RECEIPT_REFUSED(lit, why) receipt_refused(lit, sizeof lit - 1, why)
+
+static void test_receipts(void **state) {
+    (void)state;
+    char fp[32], err[MESSAGE_ERR_MAX];
+    const char *ok = "{\"fingerprint\": \"23456789abcdefgh\"}";
+    assert_int_equal(message_parse_receipt(ok, strlen(ok), fp, sizeof fp, err, sizeof err), 0);
+    assert_string_equal(fp, "23456789abcdefgh");
+    /* Other fields (a newer peer's) are ignored. */
+    const char *more = "{\"fingerprint\":\"QRSTUVWXYZ234567\",\"version\":8}";
+    assert_int_equal(message_parse_receipt(more, strlen(more), fp, sizeof fp, err, sizeof err), 0);
+    assert_string_equal(fp, "QRSTUVWXYZ234567");
+    /* Only len bytes are read: the rest of the buffer is not the receipt. */
+    assert_int_equal(message_parse_receipt(ok, strlen(ok) - 1, fp, sizeof fp, err, sizeof err), -1);
+
+    RECEIPT_REFUSED("", "not JSON");
+    RECEIPT_REFUSED("<html>OK</html>", "not JSON");
+    RECEIPT_REFUSED("{\"fingerprint\": \"abc\"} x", "not JSON");
+    RECEIPT_REFUSED("[\"23456789abcdefgh\"]", "no \"fingerprint\" string");
+    RECEIPT_REFUSED("{\"fingerprint\": 42}", "no \"fingerprint\" string");
+    RECEIPT_REFUSED("{\"fingerprint\": null}", "no \"fingerprint\" string");
+    RECEIPT_REFUSED("{\"fingerprint\": \"\"}", "0 bytes long");
+    RECEIPT_REFUSED("{\"fingerprint\": \"0123456789abcdef0123456789abcdef\"}", "32 bytes long");
+    RECEIPT_REFUSED("{\"fingerprint\": \"ab\\\"cd\"}", "not printable ASCII, or a quote");
+    RECEIPT_REFUSED("{\"fingerprint\": \"ab\\u0000cd\"}", "not printable ASCII, or a quote");
+    RECEIPT_REFUSED("{\"fingerprint\": \"ab cd\"}", "not printable ASCII, or a quote");
+    RECEIPT_REFUSED("{\"fingerprint\": \"caf\u00e9\"}", "not printable ASCII, or a quote");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phorge_bodies),
@@ -294,6 +336,7 @@ int main(void) {
         cmocka_unit_test(test_touch),
         cmocka_unit_test(test_unique_id),
         cmocka_unit_test(test_text_passes_through),
+        cmocka_unit_test(test_receipts),
     };
     return cmocka_run_group_tests_name("message", tests, NULL, NULL);
 }
