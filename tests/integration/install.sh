@@ -135,7 +135,10 @@ th_config "$TH_DIR/aphlict.json" '{
 RUN_USER=nobody
 RUN_GROUP=$(id -gn nobody)
 chown "$RUN_USER:$RUN_GROUP" "$TH_DIR/state"
-as_user() { setpriv --reuid="$RUN_USER" --regid="$RUN_GROUP" --clear-groups -- "$@"; }
+# setpriv execs the program, so that $! of "${AS_USER[@]} ... &" is the program
+# itself (a shell function run in the background would be a subshell whose
+# death leaves the program running).
+AS_USER=(setpriv --reuid="$RUN_USER" --regid="$RUN_GROUP" --clear-groups --)
 
 # What aphlict-admin.socket and aphlict-admin.service say (SocketMode,
 # Backlog, ExecStart with the stage's paths); the socket itself is made in
@@ -165,7 +168,7 @@ stack_wait_socket "$SOCK" 10
 th_start_nginx "$NPORT" "$SOCK"
 URL=http://127.0.0.1:$NPORT
 
-as_user "$BIN/aphlict-push" --config "$TH_DIR/aphlict.json" --state-dir "$TH_DIR/state" >>"$TH_DIR/push.log" 2>&1 &
+"${AS_USER[@]}" "$BIN/aphlict-push" --config "$TH_DIR/aphlict.json" --state-dir "$TH_DIR/state" >>"$TH_DIR/push.log" 2>&1 &
 PUSH_PID=$!
 th_track "$PUSH_PID"
 stack_wait_port 127.0.0.1 "$CPORT" 10
