@@ -1,0 +1,48 @@
+#!/bin/bash
+# Abuse (issue 6): oversized frames on the client port. With the default
+# limits (client.max_frame_bytes 64 KiB, client.max_subscriptions 10,000):
+# a 10 MB frame, whole or in fragments, text or binary, is closed with 1009
+# (message too big) before it is buffered; so is a subscribe to 1,000,000
+# PHIDs, since its frame (about 17 MB) passes the frame limit long before
+# the subscription limit is looked at. With the frame limit at its maximum
+# (16 MiB), the same 1,000,000 PHIDs (written short, 10 MB) get through the
+# frame check and are refused by the subscription limit: 1008. Each time
+# the daemon's memory stays bounded and other listeners are served.
+. "$(dirname "$0")/../lib/harness.sh"
+th_init
+PUSH_PORT=$(th_port)
+ADMIN_PORT=$(th_port)
+conf() {
+    th_config "$TH_DIR/aphlict.json" '{
+  "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"},
+              {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
+  "admin.socket_mode": "0666"'"$1"'
+}'
+}
+conf ""
+th_start_admin "$TH_DIR/aphlict.json"
+th_start_nginx "$ADMIN_PORT"
+ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=4 th_start_push "$TH_DIR/aphlict.json"
+
+WS=ws://127.0.0.1:$PUSH_PORT ADMIN=http://127.0.0.1:$ADMIN_PORT PUSH_PID=$PUSH_PID PHASE=default \
+    th_py "$TOP_SRCDIR/tests/integration/abuse_frames.py"
+kill -0 "$PUSH_PID" 2>/dev/null
+is $? 0 "default limits: the daemon is still running"
+like "$(cat "$TH_DIR/push.log")" 'frame over client.max_frame_bytes' "default limits: the daemon logs the frames it refused"
+
+th_stop "$PUSH_PID"
+conf ', "client.max_frame_bytes": 16777216'
+ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=4 th_start_push "$TH_DIR/aphlict.json"
+big=1000000
+WS=ws://127.0.0.1:$PUSH_PORT ADMIN=http://127.0.0.1:$ADMIN_PORT PUSH_PID=$PUSH_PID PHASE=big-frames BIG_PHIDS=$big \
+    th_py "$TOP_SRCDIR/tests/integration/abuse_frames.py"
+kill -0 "$PUSH_PID" 2>/dev/null
+is $? 0 "16 MiB frames: the daemon is still running"
+like "$(cat "$TH_DIR/push.log")" 'more than client.max_subscriptions \(10000\)' "16 MiB frames: the daemon logs the refused subscribe"
+if grep -E 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/push.log" >/dev/null; then
+    th_result 0 "no sanitizer report in the daemon's log"
+    grep -E -A5 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/push.log" | head -20 | sed 's/^/#   /'
+else
+    th_result 1 "no sanitizer report in the daemon's log"
+fi
+th_done
