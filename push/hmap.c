@@ -15,8 +15,11 @@ uint64_t hmap_hash(const char *key) {
 }
 
 struct hentry *hmap_find(const struct hmap *m, const char *key) {
+    return m->nslots ? hmap_find_hashed(m, key, hmap_hash(key)) : NULL;
+}
+
+struct hentry *hmap_find_hashed(const struct hmap *m, const char *key, uint64_t h) {
     if (m->nslots == 0) return NULL;
-    uint64_t h = hmap_hash(key);
     for (struct hentry *e = m->slots[h & (m->nslots - 1)]; e; e = e->next)
         if (e->hash == h && strcmp(e->key, key) == 0) return e;
     return NULL;

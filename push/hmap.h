@@ -24,6 +24,8 @@ struct hmap {
 
 uint64_t hmap_hash(const char *key);
 struct hentry *hmap_find(const struct hmap *m, const char *key);
+/* hmap_find with the key's hmap_hash already known (kept beside the key). */
+struct hentry *hmap_find_hashed(const struct hmap *m, const char *key, uint64_t hash);
 /* Inserts e (whose key is set and not present). Returns 0, -1 on no memory. */
 int hmap_insert(struct hmap *m, struct hentry *e);
 void hmap_remove(struct hmap *m, struct hentry *e);

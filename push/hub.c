@@ -276,11 +276,17 @@ static int read_subscribers(const char *body, size_t len, struct history_entry *
         return -1;
     }
     size_t n = json_object_array_length(subs);
-    e->phids = calloc(n ? n : 1, sizeof *e->phids);
+    /* One block: the PHID pointers, then their hashes. */
+    e->phids = calloc(n ? n : 1, sizeof *e->phids + sizeof *e->hashes);
+    if (!e->phids) {
+        json_object_put(obj);
+        return -1;
+    }
+    e->hashes = (uint64_t *)(e->phids + (n ? n : 1));
     e->nphids = 0;
     for (size_t i = 0; i < n; i++) {
         const char *s = json_object_get_string(json_object_array_get_idx(subs, i));
-        if (s) e->phids[e->nphids++] = strdup(s);
+        if (s && (e->phids[e->nphids] = strdup(s))) e->hashes[e->nphids++] = hmap_hash(s);
     }
     json_object_put(obj);
     return 0;
@@ -289,7 +295,7 @@ static int read_subscribers(const char *body, size_t len, struct history_entry *
 static int deliver(struct hub *h, struct instance *in, const struct history_entry *e) {
     int n = 0;
     for (int i = 0; i < e->nphids; i++) {
-        struct sub_bucket *b = bucket_get(in, e->phids[i], 0);
+        struct sub_bucket *b = (struct sub_bucket *)hmap_find_hashed(&in->subs, e->phids[i], e->hashes[i]);
         if (!b) continue;
         /* hub_enqueue may not change the bucket: cutting off only marks. */
         for (uint32_t j = 0; j < b->n; j++) {
@@ -304,7 +310,7 @@ static int deliver(struct hub *h, struct instance *in, const struct history_entr
 
 int hub_message(struct hub *h, long long id, const char *instance, long long received_ms,
                 const char *body, size_t len, int live) {
-    struct history_entry e = { id, received_ms, NULL, NULL, 0 };
+    struct history_entry e = { id, received_ms, NULL, NULL, NULL, 0 };
     if (read_subscribers(body, len, &e) < 0) {
         log_warn("queue message %lld is not a message with subscribers: skipped", id);
         return -1;
@@ -323,19 +329,47 @@ int hub_message(struct hub *h, long long id, const char *instance, long long rec
 
 static int subscribed_to(struct listener *l, const struct history_entry *e) {
     for (int i = 0; i < e->nphids; i++) {
-        struct sub_bucket *b = bucket_get(l->inst, e->phids[i], 0);
+        struct sub_bucket *b = (struct sub_bucket *)hmap_find_hashed(&l->inst->subs, e->phids[i], e->hashes[i]);
         if (b && pset_has(&l->subs, b)) return 1;
     }
+    return 0;
+}
+
+/* A listener with at most this many subscriptions (the common case: a
+ * user's PHID and a few projects) replays by comparing each held message's
+ * PHID hashes with its own, with no hash table lookup. A reconnect storm
+ * replays the whole history to every listener, so this is its cost. */
+#define REPLAY_FEW_SUBS 16
+
+struct few_subs {
+    struct sub_bucket *b[REPLAY_FEW_SUBS];
+    int n;
+};
+
+static void collect_sub(void *p, void *arg) {
+    struct few_subs *f = arg;
+    if (f->n < REPLAY_FEW_SUBS) f->b[f->n++] = p;
+}
+
+static int subscribed_to_few(const struct few_subs *f, const struct history_entry *e) {
+    for (int i = 0; i < e->nphids; i++)
+        for (int j = 0; j < f->n; j++)
+            if (f->b[j]->e.hash == e->hashes[i] && strcmp(f->b[j]->phid, e->phids[i]) == 0) return 1;
     return 0;
 }
 
 int hub_replay(struct hub *h, struct listener *l, long long age_ms, long long now_ms) {
     struct instance *in = l->inst;
     long long since = now_ms - age_ms;
+    struct few_subs few = { .n = 0 };
+    int use_few = l->subs.count <= REPLAY_FEW_SUBS;
+    if (use_few) pset_each(&l->subs, collect_sub, &few);
+    if (use_few && few.n == 0) return 0;
     int n = 0;
     for (size_t i = 0; i < in->hist_count; i++) {
         struct history_entry *e = history_at(in, i);
-        if (e->received_ms < since || !subscribed_to(l, e)) continue;
+        if (e->received_ms < since) continue;
+        if (!(use_few ? subscribed_to_few(&few, e) : subscribed_to(l, e))) continue;
         if (hub_enqueue(h, l, e->frame, 1) < 0) break;
         n++;
     }

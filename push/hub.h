@@ -47,6 +47,7 @@ struct history_entry {
     long long received_ms;
     struct frame *frame;
     char **phids;
+    uint64_t *hashes;           /* hmap_hash of each PHID, in the block of phids */
     int nphids;
 };
 

@@ -95,6 +95,21 @@ async def main():
     got = await ping(r3)
     check([f["key"] for f in got] == ["r0", "r1", "r2", "r-new"], "replay without age means 60 s",
           [f.get("key") for f in got])
+    # A listener with many subscriptions (past the daemon's few-subscriptions
+    # shortcut, 16) replays the same way; one PHID of a message is enough.
+    many = [f"PHID-USER-m{i}" for i in range(40)]
+    publish(["PHID-USER-elsewhere", "PHID-USER-m39"], key="m-last")
+    publish(["PHID-USER-m0"], key="m-first-only")
+    r4 = await connect(WS + "/", many + ["PHID-USER-r"])
+    await r4.send(json.dumps({"command": "replay", "data": {}}))
+    got = await ping(r4)
+    check([f["key"] for f in got] == ["r0", "r1", "r2", "r-new", "m-last", "m-first-only"],
+          "replay with 41 subscriptions sends each subscribed message once, oldest first", [f.get("key") for f in got])
+    r5 = await connect(WS + "/", ["PHID-USER-elsewhere", "PHID-USER-m0"])
+    await r5.send(json.dumps({"command": "replay", "data": {}}))
+    got = await ping(r5)
+    check([f["key"] for f in got] == ["m-last", "m-first-only"],
+          "replay with 2 subscriptions matches any PHID of a message", [f.get("key") for f in got])
 
     # Bad input: ignored, the connection stays open and keeps working.
     bad = await connect(WS + "/", ["PHID-USER-bad"])
