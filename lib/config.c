@@ -98,6 +98,9 @@ static const struct key_spec own_keys[] = {
       "Origins that may open a WebSocket (e.g. \"https://phorge.example.com\"); default any" },
     { "client.max_connections", KEY_INT, OFF(client_max_connections), 20000, NULL, 1, 1000000, NULL,
       "listeners connected at once" },
+    { "client.event_loop", KEY_CHOICE, OFF(client_event_loop), 0, "epoll", 0, 0, "epoll|poll",
+      "how the push daemon waits on its connections: epoll (through libev) costs the same with 10 or "
+      "20,000 listeners; poll scans every connection on each turn" },
 };
 
 #define NKEYS (sizeof own_keys / sizeof own_keys[0])

@@ -85,6 +85,7 @@ struct config {
     long long client_send_queue_frames;
     long long client_idle_timeout_s;
     long long client_max_connections;
+    char *client_event_loop;          /* "epoll" or "poll" */
     struct config_list client_allowed_origins;   /* empty: any Origin */
 
     /* Non-fatal remarks (unknown keys), one per line, for --test. */
