@@ -62,15 +62,21 @@ struct instance {
     long long written_active;   /* clients_active as last written, -1 never */
 };
 
+/* A listener that sends nothing for client.idle_timeout_s is pinged; one
+ * that still sends nothing for as long again is closed. */
+enum { LISTENER_PING_NONE = 0, LISTENER_PING_DUE, LISTENER_PING_SENT, LISTENER_IDLE_CLOSING };
+
 struct listener {
     void *wsi;                  /* the connection (struct lws *) */
     struct instance *inst;
     struct pset subs;           /* of struct sub_bucket * */
     struct frame **ring;        /* the send queue */
     uint32_t head, count, cap;
+    uint32_t last_rx_s;         /* when it last sent anything, s on the daemon's clock */
     size_t bytes;
     long long last_msg_id;      /* guards against sending one message twice */
     int close_code;             /* set: close at the next writable callback */
+    int ping_state;             /* LISTENER_PING_* */
     const char *close_reason;
     char *rx;                   /* a fragmented frame being reassembled */
     size_t rx_len;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ static struct daemon {
     struct frame *pong;
     lws_sorted_usec_list_t tick_timer, stop_timer;
     unsigned long ticks;
+    long long started_ms;
     int stopping, done;
     /* lws keeps the vhost name pointer (and compares Host headers with it
      * on every request): it must outlive the vhost, not the call. */
@@ -44,6 +46,8 @@ static struct daemon {
 } D;
 
 static void want_write(struct listener *l) { lws_callback_on_writable((struct lws *)l->wsi); }
+
+static void heard_from(struct listener *l);
 
 static void poll_queue(void) {
     if (tail_poll(&D.tail, &D.hub) > 0) relay_notify(D.relay);
@@ -174,6 +178,7 @@ static int established(struct lws *wsi, struct listener *l) {
         memset(l, 0, sizeof *l);
         return -1;
     }
+    heard_from(l);
     char peer[64] = "";
     lws_get_peer_simple(wsi, peer, sizeof peer);
     log_debug("listener %lu connected from %s, instance %s", l->serial, peer, instance);
@@ -233,6 +238,14 @@ static int writeable(struct lws *wsi, struct listener *l) {
         close_with(wsi, l->close_code, l->close_reason ? l->close_reason : "");
         return -1;
     }
+    if (l->ping_state == LISTENER_PING_DUE) {
+        /* With a payload: lws 4.1 does not raise RECEIVE_PONG for an empty pong. */
+        static unsigned char ping[LWS_PRE + 4] = { [LWS_PRE] = 'i', 'd', 'l', 'e' };
+        l->ping_state = LISTENER_PING_SENT;
+        if (lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0) return -1;
+        if (l->count) lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (l->count == 0) return 0;
     int rc;
     if (l->count > 1 && !lws_is_ssl(wsi) && hub_peek_len(l) + 10 <= SERVER_BATCH_BYTES) {
@@ -246,6 +259,37 @@ static int writeable(struct lws *wsi, struct listener *l) {
     if (rc < 0) return -1;
     if (l->count) lws_callback_on_writable(wsi);
     return 0;
+}
+
+/* --- idle listeners --------------------------------------------------------------- */
+
+/* lws's own idle policy keeps a timer per connection in one sorted list:
+ * every frame received re-inserted its timer, a walk over all of them (with
+ * 15,000 listeners, 42% of the daemon's CPU while they connected). A
+ * timestamp per listener and a scan once per tick do the same. */
+static uint32_t daemon_clock_s(void) {
+    return (uint32_t)((queue_now_ms() - D.started_ms) / 1000);
+}
+
+static void heard_from(struct listener *l) {
+    l->last_rx_s = daemon_clock_s();
+    l->ping_state = LISTENER_PING_NONE;
+}
+
+static void scan_idle(void) {
+    uint32_t now = daemon_clock_s(), timeout = (uint32_t)D.cfg->client_idle_timeout_s;
+    for (struct listener *l = D.hub.all; l; l = l->next) {
+        uint32_t idle = now - l->last_rx_s;
+        if (l->ping_state == LISTENER_IDLE_CLOSING) continue;
+        if (idle >= 2 * timeout) {
+            l->ping_state = LISTENER_IDLE_CLOSING;
+            log_info("listener %lu: nothing received for %u s, not even a pong: closing", l->serial, idle);
+            lws_set_timeout((struct lws *)l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        } else if (idle >= timeout && l->ping_state == LISTENER_PING_NONE) {
+            l->ping_state = LISTENER_PING_DUE;
+            lws_callback_on_writable((struct lws *)l->wsi);
+        }
+    }
 }
 
 static const char not_implemented[] =
@@ -264,7 +308,12 @@ static int callback_listener(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_ESTABLISHED:
         return established(wsi, l);
     case LWS_CALLBACK_RECEIVE:
-        return l->inst ? receive(wsi, l, in, len) : -1;
+        if (!l->inst) return -1;
+        heard_from(l);
+        return receive(wsi, l, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (l->inst) heard_from(l);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return l->inst ? writeable(wsi, l) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -323,9 +372,48 @@ static void begin_shutdown(const char *why) {
     lws_sul_schedule(D.context, 0, &D.stop_timer, stop_now, SERVER_SHUTDOWN_GRACE_MS * LWS_US_PER_MS);
 }
 
+/* lws can say the same things thousands of times a second (every refused
+ * accept at the open-file limit): past SERVER_LOG_LWS_BUDGET lines in
+ * SERVER_LOG_REPEAT_MS, its lines are counted, not written, and the count
+ * is written once the interval is over. */
+#define SERVER_LOG_REPEAT_MS 1000
+#define SERVER_LOG_LWS_BUDGET 20
+
+static struct {
+    long long window_ms;    /* start of the current interval */
+    long long lines;        /* written or held back in it */
+    long long held;         /* held back in it */
+    char last[200];         /* the last line held back */
+} lws_log_window;
+
+/* Writes how many lines were held back, if any, and opens a new interval. */
+static void lws_log_repeats(long long now) {
+    if (lws_log_window.held)
+        log_msg(LOG_WARN, "lws: %lld more lines in %lld ms not written, the last: %s", lws_log_window.held,
+                now - lws_log_window.window_ms, lws_log_window.last);
+    lws_log_window.window_ms = now;
+    lws_log_window.lines = lws_log_window.held = 0;
+}
+
+static void lws_to_log(int level, const char *line) {
+    size_t len = strlen(line);
+    while (len && line[len - 1] == '\n') len--;
+    long long now = queue_now_ms();
+    if (now - lws_log_window.window_ms >= SERVER_LOG_REPEAT_MS) lws_log_repeats(now);
+    if (++lws_log_window.lines > SERVER_LOG_LWS_BUDGET) {
+        lws_log_window.held++;
+        snprintf(lws_log_window.last, sizeof lws_log_window.last, "%.*s", (int)len, line);
+        return;
+    }
+    enum log_level lv = level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG;
+    log_msg(lv, "lws: %.*s", (int)len, line);
+}
+
 static void tick(lws_sorted_usec_list_t *sul) {
     long long now = queue_now_ms();
     poll_queue();   /* the fallback for a lost doorbell */
+    if (now - lws_log_window.window_ms >= SERVER_LOG_REPEAT_MS) lws_log_repeats(now);
+    scan_idle();
     tail_heartbeat(&D.tail, &D.hub, now);
     if (++D.ticks % SERVER_PRUNE_EVERY == 0) {
         tail_prune(&D.tail, now);
@@ -346,11 +434,6 @@ static struct lws_protocols protocols[] = {
 
 /* --- setup ------------------------------------------------------------------------- */
 
-static void lws_to_log(int level, const char *line) {
-    size_t len = strlen(line);
-    while (len && line[len - 1] == '\n') len--;
-    log_msg(level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG, "lws: %.*s", (int)len, line);
-}
 
 /* "ssl.chain is appended to ssl.cert": libwebsockets reads one chain file. */
 static char *cert_with_chain(const struct config *cfg, const struct config_server *s) {
@@ -416,11 +499,43 @@ static struct lws_vhost *create_vhost(const struct config *cfg, int index) {
  * listeners that scan was 70% of the daemon's CPU. libev's epoll backend
  * wakes only for the connections that are ready. lws loads its libev glue
  * as a plugin (Debian: libwebsockets-evlib-ev); without it, poll() it is. */
+/* Descriptors kept out of libwebsockets' share: the queue (database, WAL,
+ * shared memory), logs, the pid file, the relay threads' connections. */
+#define SERVER_FD_RESERVE 128
+
+/* The open-file limit bounds the listeners. lws 4.1 sizes its tables by
+ * the soft limit when the context is created and stops accepting near it;
+ * with the whole limit, the process's other descriptors made accept() fail
+ * first (EMFILE), and lws retried it on every turn of the loop, spinning.
+ * Its own cap (fd_limit_per_thread) would switch it to a linear search of
+ * every connection per event. So: the soft limit is lowered by
+ * SERVER_FD_RESERVE while the context is created, then raised to the hard
+ * limit, which leaves the reserve to everything else. Returns the limit to
+ * restore, or 0 when it was left alone. */
+static rlim_t lower_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY || rl.rlim_max < 4 * SERVER_FD_RESERVE)
+        return 0;
+    rlim_t hard = rl.rlim_max;
+    rl.rlim_cur = hard - SERVER_FD_RESERVE;
+    return setrlimit(RLIMIT_NOFILE, &rl) == 0 ? hard : 0;
+}
+
+static void restore_fd_limit(rlim_t hard) {
+    if (!hard) return;
+    struct rlimit rl = { hard, hard };
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log_info("listeners: at most %llu descriptors (open-file limit %llu, less %d kept for the queue, logs "
+                 "and relays)", (unsigned long long)(hard - SERVER_FD_RESERVE), (unsigned long long)hard,
+                 SERVER_FD_RESERVE);
+}
+
 static int create_context(const struct config *cfg) {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.timeout_secs = 10;   /* handshakes that never finish */
+    info.count_threads = 1;
     void *foreign[1];
     if (strcmp(cfg->client_event_loop, "epoll") == 0) {
         D.loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
@@ -467,10 +582,15 @@ static int setup(const struct config *cfg, int debug) {
     D.pong = frame_new(pong, sizeof pong - 1);
 
     lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0), lws_to_log);
-    idle_policy.secs_since_valid_ping = (uint16_t)cfg->client_idle_timeout_s;
-    idle_policy.secs_since_valid_hangup = (uint16_t)(cfg->client_idle_timeout_s * 2);
+    /* No lws validity timers (secs_since_valid_hangup 0): scan_idle does it. */
+    idle_policy.secs_since_valid_ping = 0;
+    idle_policy.secs_since_valid_hangup = 0;
+    D.started_ms = queue_now_ms();
 
-    if (create_context(cfg) < 0) return -1;
+    rlim_t hard = lower_fd_limit();
+    int created = create_context(cfg);
+    restore_fd_limit(hard);
+    if (created < 0) return -1;
     struct lws_vhost *first = NULL;
     for (int i = 0; i < cfg->nservers; i++) {
         if (cfg->servers[i].type != SERVER_CLIENT) continue;
