@@ -10,7 +10,7 @@ struct config;
 #define SERVER_TICK_MS 1000        /* fallback poll and heartbeat */
 #define SERVER_PRUNE_EVERY 5       /* ticks between prunes */
 #define SERVER_SHUTDOWN_GRACE_MS 500
-#define SERVER_RX_BUFFER 128       /* bytes read per receive callback: lws keeps this
+#define SERVER_RX_BUFFER 64        /* bytes read per receive callback: lws keeps this
                                       * buffer for the life of each connection */
 #define SERVER_BATCH_FRAMES 64     /* queued frames sent in one write */
 #define SERVER_BATCH_BYTES 65536   /* ... and at most this many bytes */
