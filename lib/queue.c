@@ -184,6 +184,12 @@ int queue_open(const struct queue_options *opt, struct queue **out, char *err, s
     if (sqlite3_exec(q->db, opt->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                      NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
+    /* The push daemon checkpoints every second (queue_checkpoint); a
+     * writer only does it past this many pages, when the daemon is not
+     * there to, so that a POST seldom pays for copying pages and syncing. */
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA wal_autocheckpoint = %d", QUEUE_WRITER_CHECKPOINT_PAGES);
+    if (sqlite3_exec(q->db, pragma, NULL, NULL, NULL) != SQLITE_OK) goto fail;
     if (migrate(q->db, err, errlen) < 0 || load_fingerprint(q, err, errlen) < 0 ||
         prepare_all(q, err, errlen) < 0) {
         queue_close(q);
@@ -195,6 +201,13 @@ fail:
     db_error(q->db, doing, err, errlen);
     queue_close(q);
     return -1;
+}
+
+int queue_checkpoint(struct queue *q, int *pages) {
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (pages) *pages = done;
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
 
 int queue_open_config(const struct config *cfg, struct queue **out, char *err, size_t errlen) {

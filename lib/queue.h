@@ -29,6 +29,16 @@ struct queue_options {
 
 /* Opens (creating the file and applying the schema when needed). */
 int queue_open(const struct queue_options *opt, struct queue **out, char *err, size_t errlen);
+
+/* WAL pages past which a writer checkpoints by itself (SQLite's default is
+ * 1000; the push daemon checkpoints every second instead). */
+#define QUEUE_WRITER_CHECKPOINT_PAGES 10000
+
+/* Copies what the WAL holds into the database, as far as readers allow,
+ * without waiting for anyone (SQLITE_CHECKPOINT_PASSIVE). Returns 0 (busy
+ * counts as done: the next one goes on), -1 on an error; *pages, when
+ * given, is the number of pages copied. */
+int queue_checkpoint(struct queue *q, int *pages);
 struct config;
 /* The same, with the options of the configuration (queue.*). */
 int queue_open_config(const struct config *cfg, struct queue **out, char *err, size_t errlen);

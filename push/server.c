@@ -415,6 +415,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     if (now - lws_log_window.window_ms >= SERVER_LOG_REPEAT_MS) lws_log_repeats(now);
     scan_idle();
     tail_heartbeat(&D.tail, &D.hub, now);
+    queue_checkpoint(D.tail.queue, NULL);
     if (++D.ticks % SERVER_PRUNE_EVERY == 0) {
         tail_prune(&D.tail, now);
         hub_prune(&D.hub, now);

@@ -184,6 +184,30 @@ static void test_append_ids_and_duplicates(void **state) {
     queue_close(q);
 }
 
+/* Writers leave checkpoints to the push daemon up to
+ * QUEUE_WRITER_CHECKPOINT_PAGES: 1,200 appends (past SQLite's default of
+ * 1,000 pages) are all still in the WAL, and queue_checkpoint copies them
+ * into the database file. */
+static void test_checkpoint_left_to_the_daemon(void **state) {
+    char path[128];
+    db_path(path, sizeof path, "checkpoint.db");
+    struct queue *q = open_ok(path, 1000, 0);
+    sqlite3 *db = queue_db(q);
+    assert_int_equal(sql_int(db, "PRAGMA wal_autocheckpoint"), QUEUE_WRITER_CHECKPOINT_PAGES);
+    long long now = queue_now_ms(), id;
+    char uid[32];
+    for (int i = 0; i < 1200; i++) {
+        snprintf(uid, sizeof uid, "c%d", i);
+        assert_int_equal(append(q, "default", uid, now, &id), QUEUE_OK);
+    }
+    int copied = -1;
+    assert_int_equal(queue_checkpoint(q, &copied), 0);
+    assert_true(copied > 1000);   /* one WAL frame or more per append, none copied before */
+    assert_int_equal(queue_checkpoint(q, &copied), 0);
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM messages"), 1200);
+    queue_close(q);
+}
+
 /* A body the table refuses (its CHECK json_valid) is an error, never
  * mistaken for a duplicate: that would be acknowledged and lost. */
 static void test_refused_row_is_not_duplicate(void **state) {
@@ -479,6 +503,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_new_file),
         cmocka_unit_test(test_append_ids_and_duplicates),
+        cmocka_unit_test(test_checkpoint_left_to_the_daemon),
         cmocka_unit_test(test_refused_row_is_not_duplicate),
         cmocka_unit_test(test_messages_in),
         cmocka_unit_test(test_ids_never_go_back),
