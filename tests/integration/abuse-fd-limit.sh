@@ -35,6 +35,7 @@ URL=http://127.0.0.1:$ADMIN_PORT
 like "$(cat "$TH_DIR/push.log")" "listeners: at most $((LIMIT - 32)) descriptors \(open-file limit $LIMIT" \
     "the daemon keeps 32 of its $LIMIT descriptors for its queue and logs (no cluster peers)"
 SHARE=$((LIMIT - 32))
+like "$(cat "$TH_DIR/push.log")" 'event loop: epoll \(libev\)' "by default the daemon waits on its connections with epoll (libev)"
 
 # A listener from before the storm; it prints each frame it gets.
 "$SUBSCRIBE_BIN" --timeout 240 "ws://127.0.0.1:$PUSH_PORT/" PHID-USER-before >"$TH_DIR/before.frames" \

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Dead connections and the daemon's own files (issue 7): a listener that
+# Dead connections and the daemon's own files (issue 7), on lws's poll()
+# loop (client.event_loop "poll"; every other test runs epoll): a listener that
 # never answers WebSocket pings is closed after client.idle_timeout_s (ping)
 # plus as long again (hangup), one that answers stays; the pid file, and
 # log files reopened on SIGHUP.
@@ -10,9 +11,12 @@ th_config "$TH_DIR/aphlict.json" '{
   "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"}],
   "logs": [{"path": "'"$TH_DIR/push-file.log"'"}],
   "pidfile": "'"$TH_DIR/aphlict.pid"'",
-  "client.idle_timeout_s": 5
+  "client.idle_timeout_s": 5,
+  "client.event_loop": "poll"
 }'
 th_start_push "$TH_DIR/aphlict.json"
+# The other tests run the default loop (epoll); this one lws's own poll().
+like "$(cat "$TH_DIR/push-file.log")" 'event loop: poll\(\)' "client.event_loop \"poll\": the daemon runs lws's own poll() loop"
 is "$(cat "$TH_DIR/aphlict.pid")" "$PUSH_PID" "the pid file holds the daemon's PID"
 
 /usr/bin/python3 - "$PUSH_PORT" > "$TH_DIR/idle.out" 2>&1 <<'PY'
