@@ -30,10 +30,5 @@ is "$(th_count "SELECT count(*) FROM messages WHERE body LIKE '%PHID-USER-deep%'
 good=$(th_count "SELECT count(*) FROM messages WHERE body LIKE '%PHID-USER-alive%'")
 is "$(th_count "SELECT count(*) FROM messages WHERE body LIKE '%PHID-USER-alive%' AND json_valid(body)")" "$good" \
     "every good message in the queue is valid JSON ($good of them)"
-if grep -E 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/admin.log" >/dev/null; then
-    th_result 0 "no sanitizer report in the app's log"
-    grep -E -A5 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/admin.log" | head -20 | sed 's/^/#   /'
-else
-    th_result 1 "no sanitizer report in the app's log"
-fi
+th_no_sanitizer_report "$TH_DIR/admin.log" "the app's"
 th_done

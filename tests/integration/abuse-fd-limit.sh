@@ -111,10 +111,5 @@ for _ in $(seq 100); do grep -q '# connected' "$TH_DIR/after.err" && break; slee
 th_http POST "$URL/" '{"type":"notification","key":"after","subscribers":["PHID-USER-after"]}'
 th_wait_exit "$AFTER_PID" 30
 like "$(cat "$TH_DIR/after.frames")" '"key":"after"' "a listener connected after the storm is served"
-if grep -E 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/push.log" >/dev/null; then
-    th_result 0 "no sanitizer report in the daemon's log"
-    grep -E -A5 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/push.log" | head -20 | sed 's/^/#   /'
-else
-    th_result 1 "no sanitizer report in the daemon's log"
-fi
+th_no_sanitizer_report "$TH_DIR/push.log" "the daemon's"
 th_done

@@ -39,10 +39,5 @@ WS=ws://127.0.0.1:$PUSH_PORT ADMIN=http://127.0.0.1:$ADMIN_PORT PUSH_PID=$PUSH_P
 kill -0 "$PUSH_PID" 2>/dev/null
 is $? 0 "16 MiB frames: the daemon is still running"
 like "$(cat "$TH_DIR/push.log")" 'more than client.max_subscriptions \(10000\)' "16 MiB frames: the daemon logs the refused subscribe"
-if grep -E 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/push.log" >/dev/null; then
-    th_result 0 "no sanitizer report in the daemon's log"
-    grep -E -A5 'ERROR: AddressSanitizer|runtime error' "$TH_DIR/push.log" | head -20 | sed 's/^/#   /'
-else
-    th_result 1 "no sanitizer report in the daemon's log"
-fi
+th_no_sanitizer_report "$TH_DIR/push.log" "the daemon's"
 th_done

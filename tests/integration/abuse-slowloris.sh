@@ -8,15 +8,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 th_init
 ulimit -n 20000 2>/dev/null || true
-PUSH_PORT=$(th_port)
-ADMIN_PORT=$(th_port)
-th_config "$TH_DIR/aphlict.json" '{
-  "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"},
-              {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
-  "admin.socket_mode": "0666"
-}'
-th_start_admin "$TH_DIR/aphlict.json"
-th_start_nginx "$ADMIN_PORT"
+th_stack_nginx
 ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=4 th_start_push "$TH_DIR/aphlict.json"
 
 WS=ws://127.0.0.1:$PUSH_PORT ADMIN=http://127.0.0.1:$ADMIN_PORT PUSH_PID=$PUSH_PID HALF_OPEN=${ABUSE_HALF_OPEN:-1000} \

@@ -10,19 +10,13 @@ import struct
 import threading
 import time
 
-from wstest import check, finish, post
+from wstest import check, finish, post, proc_kb
 
 ADMIN, SOCK = os.environ["ADMIN"], os.environ["ADMIN_SOCK"]
 PID, THREADS = int(os.environ["ADMIN_PID"]), int(os.environ["THREADS"])
 HOST, PORT = ADMIN[len("http://"):].split(":")
 PORT = int(PORT)
 GOOD = {"type": "notification", "subscribers": ["PHID-USER-alive"]}
-
-
-def proc_kb(field):
-    for line in open(f"/proc/{PID}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
 
 
 def alive():
@@ -174,7 +168,7 @@ def garbage():
     for _ in range(20):
         cases.append(("random records", b"".join(record(rng.randrange(0, 12), bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 300))),
                                                         rng.randrange(0, 3)) for _ in range(rng.randrange(1, 20)))))
-    rss_before = proc_kb("VmRSS")
+    rss_before = proc_kb(PID, "VmRSS")
     for desc, data in cases:
         fcgi_exchange(data, timeout=3)
     check(alive(), f"the app survives {len(cases)} kinds of garbage on its FastCGI socket")
@@ -214,7 +208,7 @@ def garbage():
     reply = fcgi_stdout(fcgi_exchange(BEGIN + PARAMS + record(5, body) + record(5, b"")))
     check(reply.startswith(b"Status: 200") and b"fingerprint" in reply,
           "a raw FastCGI request with a good body answers 200 with the receipt", reply[:80])
-    rss_after = proc_kb("VmRSS")
+    rss_after = proc_kb(PID, "VmRSS")
     check(rss_after - rss_before < 16 * 1024, f"the app's RSS grew by {rss_after - rss_before} KiB for all of it",
           f"{rss_before} -> {rss_after} KiB")
 
@@ -222,7 +216,7 @@ def garbage():
 # --- deeply nested JSON ---------------------------------------------------------------
 
 def deep_json():
-    rss_before = proc_kb("VmRSS")
+    rss_before = proc_kb(PID, "VmRSS")
     for desc, inner in [
         ("arrays nested 100,000 deep (200 KB)", "[" * 100000 + "]" * 100000),
         ("objects nested 50,000 deep (350 KB)", '{"a":' * 50000 + "1" + "}" * 50000),
@@ -239,7 +233,7 @@ def deep_json():
     status, _ = post(ADMIN + "/", '{"type":"notification","subscribers":["PHID-USER-alive"],"x":'
                      + "[" * 30 + "]" * 30 + "}")
     check(status == 200, "31 levels (within the limit) still answers 200", status)
-    rss_after = proc_kb("VmRSS")
+    rss_after = proc_kb(PID, "VmRSS")
     check(rss_after - rss_before < 16 * 1024, f"the app's RSS grew by {rss_after - rss_before} KiB for them",
           f"{rss_before} -> {rss_after} KiB")
     check_serving("after the nested JSON")

@@ -9,16 +9,10 @@ import time
 
 import websockets
 
-from wstest import check, connect, finish, frames, get, ping, post
+from wstest import check, connect, finish, frames, get, ping, post, proc_kb
 
 WS, ADMIN = os.environ["WS"], os.environ["ADMIN"]
 PID, CONNS = int(os.environ["PUSH_PID"]), int(os.environ["CONNS"])
-
-
-def proc_kb(field):
-    for line in open(f"/proc/{PID}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
 
 
 async def status_until(pred, timeout=15):
@@ -47,7 +41,7 @@ async def main():
     await ping(probe)
     await probe.close()
     await status_until(lambda s: s.get("clients.active") == 0)
-    rss_before = proc_kb("VmRSS")
+    rss_before = proc_kb(PID, "VmRSS")
 
     # All at once: every connect is started before the first one is awaited.
     t0 = time.time()
@@ -76,7 +70,7 @@ async def main():
     check(status == 200 and len(got) == 1 and got[0].get("key") == "to-7",
           "... and one addressed to a single listener reaches it", got)
 
-    rss_peak = proc_kb("VmRSS")
+    rss_peak = proc_kb(PID, "VmRSS")
     grown = rss_peak - rss_before
     # Each listener holds a few KiB (lws buffers, its set, its queue):
     # 40 MiB for 2,000 would mean something grows with traffic.
@@ -100,7 +94,7 @@ async def main():
     check(len(wave) == CONNS, f"a second wave of {CONNS} is accepted too", len(wave))
     await asyncio.gather(*(ws.close() for ws in wave), return_exceptions=True)
     st = await status_until(lambda s: s.get("clients.active") == 0)
-    rss_wave = proc_kb("VmRSS")
+    rss_wave = proc_kb(PID, "VmRSS")
     check(rss_wave - rss_peak < max(grown // 2, 4096), f"... and the daemon's RSS grows by {rss_wave - rss_peak} KiB "
           f"for it (freed memory is reused)", f"{rss_peak} -> {rss_wave} KiB")
     check(st.get("clients.active") == 0, "... clients.active is 0 again after it", st.get("clients.active"))
@@ -113,9 +107,9 @@ async def main():
     got = await frames(after, 1)
     check(len(got) == 1 and got[0]["key"] == "after", "a new listener is served afterwards", got)
     await after.close()
-    rss_after = proc_kb("VmRSS")
+    rss_after = proc_kb(PID, "VmRSS")
     print(f"RSS before {rss_before} KiB, with {CONNS} listeners {rss_peak} KiB, after {rss_after} KiB, "
-          f"peak (VmHWM) {proc_kb('VmHWM')} KiB")
+          f"peak (VmHWM) {proc_kb(PID, 'VmHWM')} KiB")
 
 
 asyncio.run(asyncio.wait_for(main(), 240))

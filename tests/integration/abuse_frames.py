@@ -10,7 +10,7 @@ import select
 import socket
 import time
 
-from wstest import check, close_code, connect, finish, frames, ping, post
+from wstest import check, close_code, connect, finish, frames, ping, post, proc_kb
 
 WS, ADMIN = os.environ["WS"], os.environ["ADMIN"]
 PID, PHASE = int(os.environ["PUSH_PID"]), os.environ["PHASE"]
@@ -19,12 +19,6 @@ MB = 1000 * 1000
 HOST, PORT = WS[len("ws://"):].split(":")
 PORT = int(PORT.strip("/"))
 TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
-
-
-def proc_kb(field):
-    for line in open(f"/proc/{PID}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
 
 
 def publish(key, phid):
@@ -120,7 +114,7 @@ async def default_limits():
     other = await connect(WS + "/", ["PHID-USER-other"])
     await ping(other)
     check(await still_served(other, "before"), "a listener is served before")
-    rss_before = proc_kb("VmRSS")
+    rss_before = proc_kb(PID, "VmRSS")
     ten_mb = json.dumps({"command": "subscribe", "data": ["x" * (10 * MB)]}).encode()
     pieces = [ten_mb[i:i + 65536] for i in range(0, len(ten_mb), 65536)]
     fragments = [(TEXT if i == 0 else CONTINUATION, i == len(pieces) - 1, p) for i, p in enumerate(pieces)]
@@ -133,7 +127,7 @@ async def default_limits():
         code = await sent_then_closed_async(frames_)
         check(code == 1009, f"{desc} is refused with close code 1009 (message too big)", code)
         check(await still_served(other, desc), f"... another listener is still served after it")
-        rss_first = rss_first or proc_kb("VmRSS")
+        rss_first = rss_first or proc_kb(PID, "VmRSS")
 
     msg = subscribe_frame(1000000, short=False).encode()
     code = await sent_then_closed_async([(TEXT, True, msg)])
@@ -152,7 +146,7 @@ async def default_limits():
     check(alive, "a frame of JSON nested 30,000 deep (60 KB) is ignored, the connection stays open")
     await ws.close()
 
-    rss_after = proc_kb("VmRSS")
+    rss_after = proc_kb(PID, "VmRSS")
     # 63 MB were sent; a daemon that buffered them would grow by as much.
     # Without ASan the whole run adds well under 1 MiB; ASan's allocator
     # keeps the first frame's 512 growing reallocs (128 bytes at a time up
@@ -162,14 +156,14 @@ async def default_limits():
           f"{later} KiB", f"{rss_first} -> {rss_after} KiB")
     check(grown < 48 * 1024, f"in all, the daemon's RSS grew by {grown} KiB for 63 MB of refused frames",
           f"{rss_before} -> {rss_after} KiB")
-    print(f"RSS before {rss_before} KiB, after {rss_after} KiB, peak (VmHWM) {proc_kb('VmHWM')} KiB")
+    print(f"RSS before {rss_before} KiB, after {rss_after} KiB, peak (VmHWM) {proc_kb(PID, 'VmHWM')} KiB")
     await other.close()
 
 
 async def big_frames():
     other = await connect(WS + "/", ["PHID-USER-other"])
     await ping(other)
-    rss_before = proc_kb("VmRSS")
+    rss_before = proc_kb(PID, "VmRSS")
     msg = subscribe_frame(BIG_PHIDS, short=True).encode()
     t = time.time()
     code = await sent_then_closed_async([(TEXT, True, msg)], timeout=90)
@@ -177,13 +171,13 @@ async def big_frames():
     check(code == 1008, f"with client.max_frame_bytes 16 MiB, a subscribe to {BIG_PHIDS:,} PHIDs "
           f"({len(msg) / MB:.1f} MB) is closed with 1008: over client.max_subscriptions ({took:.1f} s)", code)
     check(await still_served(other, "after-million"), "... another listener is still served after it")
-    rss_after, hwm = proc_kb("VmRSS"), proc_kb("VmHWM")
+    rss_after, hwm = proc_kb(PID, "VmRSS"), proc_kb(PID, "VmHWM")
     # The frame is held once (16 MiB at most) and parsed once (json-c: a
     # few tens of bytes per PHID): bounded by the frame limit, not by time.
     check(hwm - rss_before < 1024 * 1024, f"the daemon's peak RSS grew by {hwm - rss_before} KiB for it "
           f"(bound 1 GiB)", f"{rss_before} -> peak {hwm} KiB")
     code = await sent_then_closed_async([(TEXT, True, msg)], timeout=90)
-    hwm2 = proc_kb("VmHWM")
+    hwm2 = proc_kb(PID, "VmHWM")
     check(code == 1008 and hwm2 - hwm < (hwm - rss_before) // 4 + 8192,
           f"the same again is refused the same way and the peak hardly moves ({hwm} -> {hwm2} KiB)", code)
     check(await still_served(other, "after-second"), "... another listener is still served after it")

@@ -11,7 +11,7 @@ import select
 import socket
 import time
 
-from wstest import check, connect, finish, frames, get, ping, post
+from wstest import check, connect, finish, frames, get, ping, post, proc_kb
 
 WS, ADMIN = os.environ["WS"], os.environ["ADMIN"]
 PID, HALF_OPEN = int(os.environ["PUSH_PID"]), int(os.environ["HALF_OPEN"])
@@ -21,12 +21,6 @@ DEADLINE = 15.0
 
 PARTIAL = b"GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 DRIP = b"GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 100
-
-
-def proc_kb(field):
-    for line in open(f"/proc/{PID}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
 
 
 def publish(key, phid):
@@ -77,7 +71,7 @@ async def main():
     before = await connect(WS + "/", ["PHID-USER-before"])
     await ping(before)
     await asyncio.sleep(1.2)   # one heartbeat: /status/ counts it
-    rss_before = proc_kb("VmRSS")
+    rss_before = proc_kb(PID, "VmRSS")
 
     attack = HalfOpen(HALF_OPEN)
     check(True, f"{HALF_OPEN} half-open connections made ({attack.opened:.1f} s)")
@@ -99,7 +93,7 @@ async def main():
     code, body = await asyncio.to_thread(get, ADMIN + "/status/")
     st = json.loads(body) if code == 200 else {}
     check(st.get("clients.active") == 2, "/status/ counts only the two real listeners", st.get("clients.active"))
-    rss_attack = proc_kb("VmRSS")
+    rss_attack = proc_kb(PID, "VmRSS")
 
     await watcher
     closed = attack.closed.values()
@@ -125,7 +119,7 @@ async def main():
     got = await frames(before, 1, timeout=5)
     check(len(got) == 1 and got[0]["key"] == "after", "after the attack the first listener still receives", got)
     check(await ping(during) == [], "... and the second one still answers")
-    print(f"RSS before {rss_before} KiB, during the attack {rss_attack} KiB, peak (VmHWM) {proc_kb('VmHWM')} KiB")
+    print(f"RSS before {rss_before} KiB, during the attack {rss_attack} KiB, peak (VmHWM) {proc_kb(PID, 'VmHWM')} KiB")
     await before.close()
     await during.close()
 

@@ -5,15 +5,7 @@
 # when the doorbell is lost (the periodic check).
 . "$(dirname "$0")/../lib/harness.sh"
 th_init
-PUSH_PORT=$(th_port)
-ADMIN_PORT=$(th_port)
-th_config "$TH_DIR/aphlict.json" '{
-  "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"},
-              {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
-  "admin.socket_mode": "0666"
-}'
-th_start_admin "$TH_DIR/aphlict.json"
-th_start_nginx "$ADMIN_PORT"
+th_stack_nginx
 th_start_push "$TH_DIR/aphlict.json"
 ADMIN=http://127.0.0.1:$ADMIN_PORT
 SUB=(timeout 20 "$SUBSCRIBE_BIN")

@@ -248,3 +248,32 @@ th_start_push() {
 
 # th_rss_kb PID: resident memory of PID in KiB.
 th_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# th_no_sanitizer_report LOG WHOSE: one result, failed (with the report) when
+# ASan or UBSan wrote to LOG.
+th_no_sanitizer_report() {
+    local log=$1 whose=$2
+    if grep -E 'ERROR: AddressSanitizer|runtime error' "$log" >/dev/null; then
+        th_result 0 "no sanitizer report in $whose log"
+        grep -E -A5 'ERROR: AddressSanitizer|runtime error' "$log" | head -20 | sed 's/^/#   /'
+    else
+        th_result 1 "no sanitizer report in $whose log"
+    fi
+}
+
+# th_stack_nginx [EXTRA-JSON]: the usual stack of one node: picks PUSH_PORT
+# and ADMIN_PORT, writes $TH_DIR/aphlict.json (one client and one admin
+# entry on 127.0.0.1, the FastCGI socket open to nginx, then EXTRA-JSON,
+# e.g. ', "client.idle_timeout_s": 5'), starts the FastCGI app and nginx.
+# The push daemon is left to the test (th_start_push).
+th_stack_nginx() {
+    PUSH_PORT=$(th_port)
+    ADMIN_PORT=$(th_port)
+    th_config "$TH_DIR/aphlict.json" '{
+  "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"},
+              {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
+  "admin.socket_mode": "0666"'"${1:-}"'
+}'
+    th_start_admin "$TH_DIR/aphlict.json"
+    th_start_nginx "$ADMIN_PORT"
+}

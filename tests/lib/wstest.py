@@ -27,6 +27,15 @@ def check(cond, desc, detail=""):
     return cond
 
 
+def proc_kb(pid, field):
+    """A memory figure of process pid in KiB ("VmRSS", "VmHWM"), from
+    /proc/PID/status."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
 def post(url, body, timeout=10):
     """POSTs body (a dict, or raw str/bytes) and returns (status, text)."""
     if isinstance(body, dict):
