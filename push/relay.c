@@ -130,9 +130,11 @@ static void save_error(struct peer *p, const char *what) {
     sqlite3_bind_text(p->save_error, 2, what, -1, SQLITE_STATIC);
     sqlite3_bind_int64(p->save_error, 3, relay_now_ms());
     queue_write_lock();
-    sqlite3_step(p->save_error);
+    int rc = sqlite3_step(p->save_error);
     queue_write_unlock();
     sqlite3_reset(p->save_error);
+    if (rc != SQLITE_DONE)
+        log_warn("relay to %s: error not saved in the peers table: %s", p->name, sqlite3_errmsg(queue_db(p->queue)));
 }
 
 /* --- HTTP ------------------------------------------------------------------------ */
@@ -269,6 +271,7 @@ static int relay_batch(struct peer *p) {
     sqlite3_bind_int(st, 2, RELAY_BATCH);
     int moved = 0, relayed = 0, failed = 0;
     long long success_ms = 0;
+    char err[300];
     while (!failed && sqlite3_step(st) == SQLITE_ROW) {
         long long id = sqlite3_column_int64(st, 0);
         const char *instance = (const char *)sqlite3_column_text(st, 1);
@@ -276,10 +279,9 @@ static int relay_batch(struct peer *p) {
         const char *body = (const char *)sqlite3_column_text(st, 3);
         size_t len = (size_t)sqlite3_column_bytes(st, 3);
         if (!p->is_self && received >= window_start && !touched_by(body, p->fingerprint)) {
-            char fp[sizeof p->fingerprint], err[300];
+            char fp[sizeof p->fingerprint];
             if (post_message(p, instance, body, len, fp, sizeof fp, err, sizeof err) < 0) {
                 log_warn("relay to %s: message %lld: %s (retrying in %lld ms)", p->name, id, err, p->retry_ms);
-                save_error(p, err);
                 failed = 1;
                 break;
             }
@@ -295,8 +297,12 @@ static int relay_batch(struct peer *p) {
         p->cursor = id;
         moved++;
     }
+    /* The read ends before anything is written: a write from inside it
+     * fails at once (SQLITE_BUSY_SNAPSHOT) whenever another connection
+     * has written since it began, as the heartbeat does every second. */
     sqlite3_reset(st);
     if (moved) save_progress(p, relayed, success_ms);
+    if (failed) save_error(p, err);
     return failed ? -1 : moved;
 }
 
