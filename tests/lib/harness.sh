@@ -262,13 +262,13 @@ th_no_sanitizer_report() {
 }
 
 # th_stack_nginx [EXTRA-JSON]: the usual stack of one node: picks PUSH_PORT
-# and ADMIN_PORT, writes $TH_DIR/aphlict.json (one client and one admin
+# and ADMIN_PORT (unless set), writes $TH_DIR/aphlict.json (one client and one admin
 # entry on 127.0.0.1, the FastCGI socket open to nginx, then EXTRA-JSON,
 # e.g. ', "client.idle_timeout_s": 5'), starts the FastCGI app and nginx.
 # The push daemon is left to the test (th_start_push).
 th_stack_nginx() {
-    PUSH_PORT=$(th_port)
-    ADMIN_PORT=$(th_port)
+    PUSH_PORT=${PUSH_PORT:-$(th_port)}
+    ADMIN_PORT=${ADMIN_PORT:-$(th_port)}
     th_config "$TH_DIR/aphlict.json" '{
   "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"},
               {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
