@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(HUB_FRAME_PRE >= LWS_PRE, "HUB_FRAME_PRE must leave LWS_PRE bytes of headroom");
@@ -38,7 +39,7 @@ static struct daemon {
     struct frame *pong;
     lws_sorted_usec_list_t tick_timer, stop_timer;
     unsigned long ticks;
-    long long started_ms;
+    time_t started_s;           /* CLOCK_MONOTONIC, for daemon_clock_s */
     int stopping, done;
     /* lws keeps the vhost name pointer (and compares Host headers with it
      * on every request): it must outlive the vhost, not the call. */
@@ -100,7 +101,7 @@ static int handle_frame(struct lws *wsi, struct listener *l, const char *text, s
 
 /* The buffer of a frame being reassembled holds rx_len + 1 bytes rounded up
  * to a power of two: lws hands over a frame in pieces as small as the
- * receive buffer (128 bytes), and growing by each piece would copy a large
+ * receive buffer (SERVER_RX_BUFFER), and growing by each piece would copy a large
  * frame quadratically. Derived from rx_len, so a listener stores no extra
  * field for it. */
 static size_t rx_capacity(size_t len) {
@@ -268,7 +269,10 @@ static int writeable(struct lws *wsi, struct listener *l) {
  * 15,000 listeners, 42% of the daemon's CPU while they connected). A
  * timestamp per listener and a scan once per tick do the same. */
 static uint32_t daemon_clock_s(void) {
-    return (uint32_t)((queue_now_ms() - D.started_ms) / 1000);
+    /* Monotonic: a wall clock set back would make every listener look idle. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)(ts.tv_sec - D.started_s);
 }
 
 static void heard_from(struct listener *l) {
@@ -591,7 +595,9 @@ static int setup(const struct config *cfg, int debug) {
     /* No lws validity timers (secs_since_valid_hangup 0): scan_idle does it. */
     idle_policy.secs_since_valid_ping = 0;
     idle_policy.secs_since_valid_hangup = 0;
-    D.started_ms = queue_now_ms();
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    D.started_s = started.tv_sec;
 
     rlim_t hard = lower_fd_limit(fd_reserve(cfg));
     int created = create_context(cfg);
