@@ -7,6 +7,7 @@
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "lwslog.h"
 #include "privs.h"
 #include "queue.h"
 #include "relay.h"
@@ -376,47 +377,11 @@ static void begin_shutdown(const char *why) {
     lws_sul_schedule(D.context, 0, &D.stop_timer, stop_now, SERVER_SHUTDOWN_GRACE_MS * LWS_US_PER_MS);
 }
 
-/* lws can say the same things thousands of times a second (every refused
- * accept at the open-file limit): past SERVER_LOG_LWS_BUDGET lines in
- * SERVER_LOG_REPEAT_MS, its lines are counted, not written, and the count
- * is written once the interval is over. */
-#define SERVER_LOG_REPEAT_MS 1000
-#define SERVER_LOG_LWS_BUDGET 20
-
-static struct {
-    long long window_ms;    /* start of the current interval */
-    long long lines;        /* written or held back in it */
-    long long held;         /* held back in it */
-    char last[200];         /* the last line held back */
-} lws_log_window;
-
-/* Writes how many lines were held back, if any, and opens a new interval. */
-static void lws_log_repeats(long long now) {
-    if (lws_log_window.held)
-        log_msg(LOG_WARN, "lws: %lld more lines in %lld ms not written, the last: %s", lws_log_window.held,
-                now - lws_log_window.window_ms, lws_log_window.last);
-    lws_log_window.window_ms = now;
-    lws_log_window.lines = lws_log_window.held = 0;
-}
-
-static void lws_to_log(int level, const char *line) {
-    size_t len = strlen(line);
-    while (len && line[len - 1] == '\n') len--;
-    long long now = queue_now_ms();
-    if (now - lws_log_window.window_ms >= SERVER_LOG_REPEAT_MS) lws_log_repeats(now);
-    if (++lws_log_window.lines > SERVER_LOG_LWS_BUDGET) {
-        lws_log_window.held++;
-        snprintf(lws_log_window.last, sizeof lws_log_window.last, "%.*s", (int)len, line);
-        return;
-    }
-    enum log_level lv = level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG;
-    log_msg(lv, "lws: %.*s", (int)len, line);
-}
 
 static void tick(lws_sorted_usec_list_t *sul) {
     long long now = queue_now_ms();
     poll_queue();   /* the fallback for a lost doorbell */
-    if (now - lws_log_window.window_ms >= SERVER_LOG_REPEAT_MS) lws_log_repeats(now);
+    lwslog_tick(now);
     scan_idle();
     tail_heartbeat(&D.tail, &D.hub, now);
     queue_checkpoint(D.tail.queue, NULL);
@@ -591,7 +556,7 @@ static int setup(const struct config *cfg, int debug) {
     static const char pong[] = "{\"type\":\"pong\"}";
     D.pong = frame_new(pong, sizeof pong - 1);
 
-    lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0), lws_to_log);
+    lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0), lwslog_emit);
     /* No lws validity timers (secs_since_valid_hangup 0): scan_idle does it. */
     idle_policy.secs_since_valid_ping = 0;
     idle_policy.secs_since_valid_hangup = 0;
