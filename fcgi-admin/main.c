@@ -174,8 +174,9 @@ static void *worker_main(void *arg) {
          * whole body read there is none, and the wait (a poll and a
          * wake-up per request, a tenth of this process's CPU) is skipped.
          * A refused body (413) is not read to its end: that one still
-         * closes gracefully. */
-        if (FCGX_HasSeenEOF(req.in) == EOF) FCGX_Detach(&req);
+         * closes gracefully. Set each time, not by FCGX_Detach: on a kept
+         * connection the flag would outlive the request that set it. */
+        req.detached = FCGX_HasSeenEOF(req.in) == EOF;
         FCGX_Finish_r(&req);
     }
     queue_close(ctx.queue);
