@@ -10,18 +10,7 @@
 # the daemon's memory stays bounded and other listeners are served.
 . "$(dirname "$0")/../lib/harness.sh"
 th_init
-PUSH_PORT=$(th_port)
-ADMIN_PORT=$(th_port)
-conf() {
-    th_config "$TH_DIR/aphlict.json" '{
-  "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"},
-              {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
-  "admin.socket_mode": "0666"'"$1"'
-}'
-}
-conf ""
-th_start_admin "$TH_DIR/aphlict.json"
-th_start_nginx "$ADMIN_PORT"
+th_stack_nginx
 ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=4 th_start_push "$TH_DIR/aphlict.json"
 
 WS=ws://127.0.0.1:$PUSH_PORT ADMIN=http://127.0.0.1:$ADMIN_PORT PUSH_PID=$PUSH_PID PHASE=default \
@@ -31,7 +20,7 @@ is $? 0 "default limits: the daemon is still running"
 like "$(cat "$TH_DIR/push.log")" 'frame over client.max_frame_bytes' "default limits: the daemon logs the frames it refused"
 
 th_stop "$PUSH_PID"
-conf ', "client.max_frame_bytes": 16777216'
+th_stack_config ', "client.max_frame_bytes": 16777216'
 ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=4 th_start_push "$TH_DIR/aphlict.json"
 big=1000000
 WS=ws://127.0.0.1:$PUSH_PORT ADMIN=http://127.0.0.1:$ADMIN_PORT PUSH_PID=$PUSH_PID PHASE=big-frames BIG_PHIDS=$big \

@@ -35,18 +35,10 @@ ok test -x "$ADMIN_BIN" -a -x "$PUSH_BIN" "the programs to check are built"
 is_asan "$ADMIN_BIN" || is_asan "$PUSH_BIN"
 is $? 1 "they are not ASan builds"
 
-PUSH_PORT=$(th_port)
 ADMIN_PORT=$(th_port)
-th_config "$TH_DIR/aphlict.json" '{
-  "servers": [{"type": "client", "port": '"$PUSH_PORT"', "listen": "127.0.0.1"},
-              {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
-  "cluster": [{"host": "127.0.0.1", "port": '"$ADMIN_PORT"', "protocol": "http"}],
-  "admin.socket_mode": "0666",
-  "admin.threads": 4,
-  "admin.max_body_bytes": 65536,
-  "client.max_frame_bytes": 65536,
-  "client.max_subscriptions": 100
-}'
+th_stack_config ', "cluster": [{"host": "127.0.0.1", "port": '"$ADMIN_PORT"', "protocol": "http"}],
+  "admin.threads": 4, "admin.max_body_bytes": 65536,
+  "client.max_frame_bytes": 65536, "client.max_subscriptions": 100'
 VALGRIND=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
           --show-leak-kinds=definite --num-callers=30)
 export ASAN_OPTIONS= UBSAN_OPTIONS=

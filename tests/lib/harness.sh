@@ -261,12 +261,12 @@ th_no_sanitizer_report() {
     fi
 }
 
-# th_stack_nginx [EXTRA-JSON]: the usual stack of one node: picks PUSH_PORT
-# and ADMIN_PORT (unless set), writes $TH_DIR/aphlict.json (one client and one admin
-# entry on 127.0.0.1, the FastCGI socket open to nginx, then EXTRA-JSON,
-# e.g. ', "client.idle_timeout_s": 5'), starts the FastCGI app and nginx.
-# The push daemon is left to the test (th_start_push).
-th_stack_nginx() {
+# th_stack_config [EXTRA-JSON]: picks PUSH_PORT and ADMIN_PORT (unless set)
+# and writes $TH_DIR/aphlict.json for one node: one client and one admin
+# entry on 127.0.0.1, the FastCGI socket open to nginx, then EXTRA-JSON
+# (e.g. ', "client.idle_timeout_s": 5'). Called again, it rewrites the file
+# with the same ports.
+th_stack_config() {
     PUSH_PORT=${PUSH_PORT:-$(th_port)}
     ADMIN_PORT=${ADMIN_PORT:-$(th_port)}
     th_config "$TH_DIR/aphlict.json" '{
@@ -274,6 +274,12 @@ th_stack_nginx() {
               {"type": "admin", "port": '"$ADMIN_PORT"', "listen": "127.0.0.1"}],
   "admin.socket_mode": "0666"'"${1:-}"'
 }'
+}
+
+# th_stack_nginx [EXTRA-JSON]: th_stack_config, then the FastCGI app and
+# nginx. The push daemon is left to the test (th_start_push).
+th_stack_nginx() {
+    th_stack_config "${1:-}"
     th_start_admin "$TH_DIR/aphlict.json"
     th_start_nginx "$ADMIN_PORT"
 }
