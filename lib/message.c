@@ -163,14 +163,10 @@ void message_free(struct message *m) {
 }
 
 int message_parse_receipt(const char *body, size_t len, char *fp, size_t fplen, char *err, size_t errlen) {
-    struct json_tokener *tok = json_tokener_new_ex(MESSAGE_MAX_DEPTH);
-    if (!tok) return reject(err, errlen, "out of memory");
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    struct json_object *o = json_tokener_parse_ex(tok, body, (int)len), *f;
-    int parsed = o && json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
+    char why[MESSAGE_ERR_MAX];
+    struct json_object *o = parse_strict(body, len, why, sizeof why), *f;
     int rc = -1;
-    if (!parsed) {
+    if (!o) {
         snprintf(err, errlen, "the receipt is not JSON");
     } else if (!json_object_object_get_ex(o, "fingerprint", &f) || !json_object_is_type(f, json_type_string)) {
         snprintf(err, errlen, "the receipt has no \"fingerprint\" string");
