@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,15 +31,6 @@ static void usage(FILE *to) {
             "  --test            check the configuration file, then exit 0 (good) or 1\n"
             "  --debug           trace every connection and message, to stderr as well\n",
             DEFAULT_CONFIG);
-}
-
-/* Listeners are file descriptors: take all the kernel allows. */
-static void raise_fd_limit(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 static int write_pidfile(const char *path) {
@@ -106,7 +96,6 @@ int main(int argc, char **argv) {
         log_error("cannot create state.dir %s: %s", cfg.state_dir, strerror(errno));
         return 1;
     }
-    raise_fd_limit();
     if (cfg.push_pidfile && write_pidfile(cfg.push_pidfile) < 0) return 1;
     int rc = server_run(&cfg, debug);
     if (cfg.push_pidfile) unlink(cfg.push_pidfile);

@@ -465,42 +465,6 @@ static struct lws_vhost *create_vhost(const struct config *cfg, int index) {
     return vh;
 }
 
-/* Descriptors kept out of libwebsockets' share: standard streams, logs,
- * the queue (database, WAL, shared memory), and per cluster peer its relay
- * thread's queue connection and HTTP connection. */
-#define SERVER_FD_RESERVE_BASE 32
-#define SERVER_FD_RESERVE_PER_PEER 8
-
-static int fd_reserve(const struct config *cfg) {
-    return SERVER_FD_RESERVE_BASE + SERVER_FD_RESERVE_PER_PEER * cfg->npeers;
-}
-
-/* The open-file limit bounds the listeners. lws 4.1 sizes its tables by
- * the soft limit when the context is created and stops accepting near it;
- * with the whole limit, the process's other descriptors made accept() fail
- * first (EMFILE), and lws retried it on every turn of the loop, spinning.
- * Its own cap (fd_limit_per_thread) would switch it to a linear search of
- * every connection per event. So: the soft limit is lowered by the reserve
- * while the context is created, then raised to the hard limit again, which
- * leaves the reserve to everything else. Returns the limit to restore, or
- * 0 when it was left alone. */
-static rlim_t lower_fd_limit(int reserve) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY || rl.rlim_max < 4 * (rlim_t)reserve)
-        return 0;
-    rlim_t hard = rl.rlim_max;
-    rl.rlim_cur = hard - (rlim_t)reserve;
-    return setrlimit(RLIMIT_NOFILE, &rl) == 0 ? hard : 0;
-}
-
-static void restore_fd_limit(rlim_t hard, int reserve) {
-    if (!hard) return;
-    struct rlimit rl = { hard, hard };
-    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-        log_info("listeners: at most %llu descriptors (open-file limit %llu, less %d kept for the queue, logs "
-                 "and relays)", (unsigned long long)(hard - (rlim_t)reserve), (unsigned long long)hard, reserve);
-}
-
 /* lws's own loop calls poll() on every connection at each turn: with 10,000
  * listeners that scan was 70% of the daemon's CPU. libev's epoll backend
  * wakes only for the connections that are ready. lws loads its libev glue
@@ -541,6 +505,46 @@ static int create_context(const struct config *cfg) {
     return 0;
 }
 
+/* Descriptors kept out of libwebsockets' share: standard streams, logs,
+ * the queue (database, WAL, shared memory), and per cluster peer its relay
+ * thread's queue connection and HTTP connection. */
+#define SERVER_FD_RESERVE_BASE 32
+#define SERVER_FD_RESERVE_PER_PEER 8
+
+static int fd_reserve(const struct config *cfg) {
+    return SERVER_FD_RESERVE_BASE + SERVER_FD_RESERVE_PER_PEER * cfg->npeers;
+}
+
+/* The open-file limit bounds the listeners: the daemon takes all of it
+ * (the hard limit). lws 4.1 sizes its tables by the soft limit when the
+ * context is created and stops accepting near it; with the whole limit,
+ * the process's other descriptors made accept() fail first (EMFILE), and
+ * lws retried it on every turn of the loop, spinning. Its own cap
+ * (fd_limit_per_thread) would switch it to a linear search of every
+ * connection per event. So the soft limit is the hard one less the reserve
+ * while the context is created, and the whole hard limit after, which
+ * leaves the reserve to everything else. */
+static int create_context_within_fd_limit(const struct config *cfg) {
+    int reserve = fd_reserve(cfg);
+    struct rlimit rl;
+    int kept = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+               rl.rlim_max >= 4 * (rlim_t)reserve;
+    if (kept) {
+        rl.rlim_cur = rl.rlim_max - (rlim_t)reserve;
+        kept = setrlimit(RLIMIT_NOFILE, &rl) == 0;
+    }
+    int rc = create_context(cfg);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (kept)
+        log_info("listeners: at most %llu descriptors (open-file limit %llu, less %d kept for the queue, logs "
+                 "and relays)", (unsigned long long)(rl.rlim_max - (rlim_t)reserve), (unsigned long long)rl.rlim_max,
+                 reserve);
+    return rc;
+}
+
 static int adopt_fd(struct lws_vhost *vh, int fd, const char *protocol) {
     lws_sock_file_fd_type u;
     u.filefd = (lws_filefd_type)fd;
@@ -564,10 +568,7 @@ static int setup(const struct config *cfg, int debug) {
     clock_gettime(CLOCK_MONOTONIC, &started);
     D.started_s = started.tv_sec;
 
-    rlim_t hard = lower_fd_limit(fd_reserve(cfg));
-    int created = create_context(cfg);
-    restore_fd_limit(hard, fd_reserve(cfg));
-    if (created < 0) return -1;
+    if (create_context_within_fd_limit(cfg) < 0) return -1;
     struct lws_vhost *first = NULL;
     for (int i = 0; i < cfg->nservers; i++) {
         if (cfg->servers[i].type != SERVER_CLIENT) continue;
