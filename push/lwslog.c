@@ -2,11 +2,17 @@
 #include "lwslog.h"
 
 #include "log.h"
-#include "queue.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* The current interval. lws logs from its service thread only. */
 static struct {
@@ -28,7 +34,7 @@ static void write_held(long long now) {
 void lwslog_emit(int level, const char *line) {
     size_t len = strlen(line);
     while (len && line[len - 1] == '\n') len--;
-    long long now = queue_now_ms();
+    long long now = now_ms();
     if (now - window.window_ms >= LWSLOG_INTERVAL_MS) write_held(now);
     if (++window.lines > LWSLOG_BUDGET) {
         window.held++;
@@ -39,6 +45,7 @@ void lwslog_emit(int level, const char *line) {
     log_msg(lv, "lws: %.*s", (int)len, line);
 }
 
-void lwslog_tick(long long now_ms) {
-    if (now_ms - window.window_ms >= LWSLOG_INTERVAL_MS) write_held(now_ms);
+void lwslog_tick(void) {
+    long long now = now_ms();
+    if (now - window.window_ms >= LWSLOG_INTERVAL_MS) write_held(now);
 }

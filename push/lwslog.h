@@ -15,6 +15,6 @@ void lwslog_emit(int level, const char *line);
 
 /* Writes the count of lines held back once their interval is over: call
  * it about once a second, so that a burst that stopped is still told. */
-void lwslog_tick(long long now_ms);
+void lwslog_tick(void);
 
 #endif

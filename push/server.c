@@ -381,7 +381,7 @@ static void begin_shutdown(const char *why) {
 static void tick(lws_sorted_usec_list_t *sul) {
     long long now = queue_now_ms();
     poll_queue();   /* the fallback for a lost doorbell */
-    lwslog_tick(now);
+    lwslog_tick();
     scan_idle();
     tail_heartbeat(&D.tail, &D.hub, now);
     queue_checkpoint(D.tail.queue, NULL);
