@@ -61,19 +61,28 @@ static void close_with(struct lws *wsi, int code, const char *reason) {
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 }
 
-/* Acts on one text frame. Returns 0, or -1 when the listener must be
- * closed (reason already set). */
-static int handle_frame(struct lws *wsi, struct listener *l, const char *text, size_t len) {
+/* Closes a listener that broke a limit at its next writable callback, and
+ * until then ignores what it sends. Closing from inside the receive
+ * callback instead leaves lws 4.1 holding the rest of the read buffer,
+ * where the client's close reply can sit unparsed until lws's 5 s
+ * close-ack timeout (one close in 15 took 5 s). */
+static void close_later(struct lws *wsi, struct listener *l, int code, const char *reason) {
+    l->close_code = code;
+    l->close_reason = reason;
+    lws_callback_on_writable(wsi);
+}
+
+/* Acts on one text frame. */
+static void handle_frame(struct lws *wsi, struct listener *l, const char *text, size_t len) {
     struct command c;
     command_parse(text, len, &c);
-    int rc = 0;
     switch (c.kind) {
     case COMMAND_IGNORED:
         log_info("listener %lu: frame ignored: %s", l->serial, c.why);
         break;
     case COMMAND_SUBSCRIBE:
     case COMMAND_UNSUBSCRIBE:
-        for (size_t i = 0; i < command_phid_count(&c) && rc == 0; i++) {
+        for (size_t i = 0; i < command_phid_count(&c) && !l->close_code; i++) {
             const char *phid = command_phid(&c, i, HUB_PHID_MAX);
             if (!phid) continue;
             if (c.kind == COMMAND_UNSUBSCRIBE) {
@@ -81,8 +90,7 @@ static int handle_frame(struct lws *wsi, struct listener *l, const char *text, s
             } else if (hub_subscribe(&D.hub, l, phid) < 0) {
                 log_warn("listener %lu: more than client.max_subscriptions (%lld) PHIDs: closing", l->serial,
                          D.cfg->client_max_subscriptions);
-                close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many subscriptions");
-                rc = -1;
+                close_later(wsi, l, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many subscriptions");
             }
         }
         break;
@@ -97,7 +105,6 @@ static int handle_frame(struct lws *wsi, struct listener *l, const char *text, s
         break;
     }
     command_free(&c);
-    return rc;
 }
 
 /* The buffer of a frame being reassembled holds rx_len + 1 bytes rounded up
@@ -113,11 +120,15 @@ static size_t rx_capacity(size_t len) {
 
 /* Reassembles fragments; refuses a frame over client.max_frame_bytes. */
 static int receive(struct lws *wsi, struct listener *l, const char *in, size_t len) {
+    if (l->close_code) return 0;
     if (l->rx_len + len > (size_t)D.cfg->client_max_frame_bytes) {
         log_warn("listener %lu: frame over client.max_frame_bytes (%lld): closing", l->serial,
                  D.cfg->client_max_frame_bytes);
-        close_with(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
-        return -1;
+        close_later(wsi, l, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+        free(l->rx);
+        l->rx = NULL;
+        l->rx_len = 0;
+        return 0;
     }
     int final = lws_is_final_fragment(wsi);
     if (final && l->rx_len == 0) {
@@ -125,7 +136,8 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
             log_info("listener %lu: binary frame ignored", l->serial);
             return 0;
         }
-        return handle_frame(wsi, l, in, len);
+        handle_frame(wsi, l, in, len);
+        return 0;
     }
     size_t need = l->rx_len + len + 1;
     if (l->rx == NULL || need > rx_capacity(l->rx_len)) {
@@ -136,13 +148,12 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
     memcpy(l->rx + l->rx_len, in, len);
     l->rx_len += len;
     if (!final) return 0;
-    int rc = 0;
     if (lws_frame_is_binary(wsi)) log_info("listener %lu: binary frame ignored", l->serial);
-    else rc = handle_frame(wsi, l, l->rx, l->rx_len);
+    else handle_frame(wsi, l, l->rx, l->rx_len);
     free(l->rx);
     l->rx = NULL;
     l->rx_len = 0;
-    return rc;
+    return 0;
 }
 
 /* --- the listener protocol ------------------------------------------------------ */
