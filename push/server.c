@@ -61,19 +61,19 @@ static void close_with(struct lws *wsi, int code, const char *reason) {
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 }
 
-/* Closes a listener that broke a limit at its next writable callback, and
- * until then ignores what it sends. Closing from inside the receive
+/* Closes a listener at its next writable callback (a broken limit,
+ * shutdown), and until then ignores what it sends. Closing from inside the receive
  * callback instead leaves lws 4.1 holding the rest of the read buffer,
  * where the client's close reply can sit unparsed until lws's 5 s
  * close-ack timeout (one close in 15 took 5 s). */
-static void close_later(struct lws *wsi, struct listener *l, int code, const char *reason) {
+static void close_later(struct listener *l, int code, const char *reason) {
     l->close_code = code;
     l->close_reason = reason;
-    lws_callback_on_writable(wsi);
+    want_write(l);
 }
 
 /* Acts on one text frame. */
-static void handle_frame(struct lws *wsi, struct listener *l, const char *text, size_t len) {
+static void handle_frame(struct listener *l, const char *text, size_t len) {
     struct command c;
     command_parse(text, len, &c);
     switch (c.kind) {
@@ -90,7 +90,7 @@ static void handle_frame(struct lws *wsi, struct listener *l, const char *text, 
             } else if (hub_subscribe(&D.hub, l, phid) < 0) {
                 log_warn("listener %lu: more than client.max_subscriptions (%lld) PHIDs: closing", l->serial,
                          D.cfg->client_max_subscriptions);
-                close_later(wsi, l, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many subscriptions");
+                close_later(l, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many subscriptions");
             }
         }
         break;
@@ -124,7 +124,7 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
     if (l->rx_len + len > (size_t)D.cfg->client_max_frame_bytes) {
         log_warn("listener %lu: frame over client.max_frame_bytes (%lld): closing", l->serial,
                  D.cfg->client_max_frame_bytes);
-        close_later(wsi, l, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+        close_later(l, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
         free(l->rx);
         l->rx = NULL;
         l->rx_len = 0;
@@ -136,7 +136,7 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
             log_info("listener %lu: binary frame ignored", l->serial);
             return 0;
         }
-        handle_frame(wsi, l, in, len);
+        handle_frame(l, in, len);
         return 0;
     }
     size_t need = l->rx_len + len + 1;
@@ -149,7 +149,7 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
     l->rx_len += len;
     if (!final) return 0;
     if (lws_frame_is_binary(wsi)) log_info("listener %lu: binary frame ignored", l->serial);
-    else handle_frame(wsi, l, l->rx, l->rx_len);
+    else handle_frame(l, l->rx, l->rx_len);
     free(l->rx);
     l->rx = NULL;
     l->rx_len = 0;
@@ -381,9 +381,7 @@ static void begin_shutdown(const char *why) {
     D.stopping = 1;
     log_info("%s: closing %lld listeners with going-away, then stopping", why, D.hub.nlisteners);
     for (struct listener *l = D.hub.all; l; l = l->next) {
-        l->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
-        l->close_reason = "server shutting down";
-        want_write(l);
+        close_later(l, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     }
     lws_sul_schedule(D.context, 0, &D.stop_timer, stop_now, SERVER_SHUTDOWN_GRACE_MS * LWS_US_PER_MS);
 }
