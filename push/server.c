@@ -118,6 +118,12 @@ static size_t rx_capacity(size_t len) {
     return cap;
 }
 
+static void rx_drop(struct listener *l) {
+    free(l->rx);
+    l->rx = NULL;
+    l->rx_len = 0;
+}
+
 /* Reassembles fragments; refuses a frame over client.max_frame_bytes. */
 static int receive(struct lws *wsi, struct listener *l, const char *in, size_t len) {
     if (l->close_code) return 0;
@@ -125,9 +131,7 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
         log_warn("listener %lu: frame over client.max_frame_bytes (%lld): closing", l->serial,
                  D.cfg->client_max_frame_bytes);
         close_later(l, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
-        free(l->rx);
-        l->rx = NULL;
-        l->rx_len = 0;
+        rx_drop(l);
         return 0;
     }
     int final = lws_is_final_fragment(wsi);
@@ -150,9 +154,7 @@ static int receive(struct lws *wsi, struct listener *l, const char *in, size_t l
     if (!final) return 0;
     if (lws_frame_is_binary(wsi)) log_info("listener %lu: binary frame ignored", l->serial);
     else handle_frame(l, l->rx, l->rx_len);
-    free(l->rx);
-    l->rx = NULL;
-    l->rx_len = 0;
+    rx_drop(l);
     return 0;
 }
 
